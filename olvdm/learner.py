@@ -8,7 +8,7 @@ __all__ = ['CancelFitException', 'CancelEpochException', 'CancelBatchException',
            'MetricsCB', 'ProgressCB', 'GradClipCB', 'ema_copy', 'EMACB', 'MixedPrecisionCB', 'one_cycle',
            'cosine_warmup', 'LRSchedCB', 'load_checkpoint', 'CheckpointCB']
 
-# %% ../nbs/04_learner.ipynb #dd037cb5
+# %% ../nbs/04_learner.ipynb #b6af6454
 import math
 import os
 import random
@@ -27,25 +27,25 @@ from torch.optim.lr_scheduler import LambdaLR, OneCycleLR
 
 from .core import def_device, default, exists, to_device
 
-# %% ../nbs/04_learner.ipynb #640697b6
+# %% ../nbs/04_learner.ipynb #ce4fdee4
 class CancelFitException(Exception): "Raise in a callback to end `fit` now; `after_fit` still runs."
 class CancelEpochException(Exception): "Raise in a callback to end this epoch; `after_epoch` still runs."
 class CancelBatchException(Exception): "Raise in a callback to skip the rest of this batch; `after_batch` still runs."
 class NonFiniteLossError(FloatingPointError): "Training loss was nan/inf; raised before the optimizer step."
 
-# %% ../nbs/04_learner.ipynb #979485f8
+# %% ../nbs/04_learner.ipynb #8333544c
 class Callback:
     "Base class for callbacks: define any hook methods; callbacks with a lower `order` run first."
     order = 0
 
-# %% ../nbs/04_learner.ipynb #afa9559a
+# %% ../nbs/04_learner.ipynb #23d205c2
 def run_cbs(cbs, method_nm, learn=None):
     "Call `method_nm(learn)` on each callback in `cbs` that defines it, by increasing `order`."
     for cb in sorted(cbs, key=attrgetter('order')):
         method = getattr(cb, method_nm, None)
         if method is not None: method(learn)
 
-# %% ../nbs/04_learner.ipynb #ac930220
+# %% ../nbs/04_learner.ipynb #f9a1d899
 _cancel = dict(fit=CancelFitException, epoch=CancelEpochException, batch=CancelBatchException)
 
 class with_cbs:
@@ -62,7 +62,7 @@ class with_cbs:
             finally: o.callback(f'cleanup_{nm}')
         return _f
 
-# %% ../nbs/04_learner.ipynb #486f1745
+# %% ../nbs/04_learner.ipynb #e1933c86
 def seed_loader(dl, seed: int, epoch: int):
     "Fix the shuffle order (and worker seeds) of DataLoader `dl` for `epoch` from `(seed, epoch)`."
     g = torch.Generator().manual_seed((seed * 1_000_003 + epoch) % 2**63)
@@ -72,7 +72,7 @@ def seed_loader(dl, seed: int, epoch: int):
     if hasattr(sampler, 'set_epoch'): sampler.set_epoch(epoch)
     return dl
 
-# %% ../nbs/04_learner.ipynb #bf05a019
+# %% ../nbs/04_learner.ipynb #881ec52a
 class Learner:
     "Train `model` on `dls` by minimising `loss_func(model, batch)`; callbacks add everything else."
     def __init__(self, model, dls, loss_func, lr=1e-3, cbs=(), opt_func=torch.optim.AdamW, seed: int = 0):
@@ -122,7 +122,7 @@ class Learner:
     def _train_batches(self, skip):
         "This epoch's training batches in the order fixed by `(seed, epoch)`, the first `skip` passed over."
         if exists(self.seed): seed_loader(self.dl, self.seed, self.epoch)
-        it = iter(self.dl)
+        it = iter(self.dl) if skip < len(self.dl) else iter(())
         for _ in zip(range(skip), it): pass
         if 'rng' in self._pending: set_rng_state(self._pending.pop('rng'))
         yield from enumerate(it, start=skip)
@@ -168,7 +168,7 @@ class Learner:
         finally:
             for cb in cbs: self.cbs.remove(cb)
 
-# %% ../nbs/04_learner.ipynb #ec6f2dc4
+# %% ../nbs/04_learner.ipynb #d161969a
 def get_rng_state() -> dict:
     "Python, NumPy and torch (CPU, CUDA) RNG states as plain data."
     name, keys, pos, has_gauss, cached = np.random.get_state()
@@ -185,7 +185,7 @@ def set_rng_state(st: dict):
     if 'cuda' in st and torch.cuda.is_available() and len(st['cuda']) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(st['cuda'])
 
-# %% ../nbs/04_learner.ipynb #211b2f22
+# %% ../nbs/04_learner.ipynb #a96487a2
 class DeviceCB(Callback):
     "Move model, optimizer state and every batch to `device` (default `def_device`)."
     order = -20
@@ -195,14 +195,14 @@ class DeviceCB(Callback):
         learn.opt.load_state_dict(learn.opt.state_dict())  # re-casts the state onto the parameters' device
     def before_batch(self, learn): learn.batch = to_device(learn.batch, self.device)
 
-# %% ../nbs/04_learner.ipynb #1c1fed55
+# %% ../nbs/04_learner.ipynb #74fd727e
 def batch_size(b) -> int:
     "Length of the first tensor in a batch (a tensor, tuple/list or dict); 1 if there is none."
     if isinstance(b, dict): b = list(b.values())
     if isinstance(b, (list, tuple)): return next((batch_size(o) for o in b if isinstance(o, (torch.Tensor, list, tuple, dict))), 1)
     return len(b) if isinstance(b, torch.Tensor) and b.ndim else 1
 
-# %% ../nbs/04_learner.ipynb #d3169084
+# %% ../nbs/04_learner.ipynb #e465235c
 class MetricsCB(Callback):
     "Per-epoch means of every `learn.logs` entry, train and valid, appended to `learn.history` as one dict per epoch."
     order = 10
@@ -219,7 +219,7 @@ class MetricsCB(Callback):
         if h and h[-1]['epoch'] == learn.epoch and not (row.keys() & h[-1].keys()): h[-1].update(row)
         else: h.append(dict(epoch=learn.epoch, step=learn.step, **row))
 
-# %% ../nbs/04_learner.ipynb #0252a598
+# %% ../nbs/04_learner.ipynb #a2fd173d
 def _fmt(v): return f'{v:.4f}' if isinstance(v, float) else str(v)
 
 class ProgressCB(Callback):
@@ -252,14 +252,14 @@ class ProgressCB(Callback):
     def _graph(self):
         self.mbar.update_graph([list(zip(*pts)) for pts in (self.train, self.valid) if pts])
 
-# %% ../nbs/04_learner.ipynb #b403c1b5
+# %% ../nbs/04_learner.ipynb #124ae7ed
 class GradClipCB(Callback):
     "Clip the global gradient norm to `max_norm` after backward; log the unclipped norm as `grad_norm`."
     def __init__(self, max_norm=1.0): self.max_norm = max_norm
     def after_backward(self, learn):
         learn.logs['grad_norm'] = torch.nn.utils.clip_grad_norm_(learn.model.parameters(), self.max_norm).item()
 
-# %% ../nbs/04_learner.ipynb #8bfc0d90
+# %% ../nbs/04_learner.ipynb #01bfe840
 def ema_copy(model):
     "A frozen eval-mode copy of `model` to hold its EMA."
     return deepcopy(model).eval().requires_grad_(False)
@@ -278,7 +278,7 @@ class EMACB(Callback):
             if e.dtype.is_floating_point: e.lerp_(p, 1 - self.decay)
             else: e.copy_(p)
 
-# %% ../nbs/04_learner.ipynb #f5122aed
+# %% ../nbs/04_learner.ipynb #cd726239
 class MixedPrecisionCB(Callback):
     "Autocast forward and loss to `dtype` (default bf16; fp16 with a GradScaler on GPUs without bf16)."
     order = -10
@@ -300,7 +300,7 @@ class MixedPrecisionCB(Callback):
         if self.scaler: self.scaler.step(learn.opt); self.scaler.update()
         else: learn.opt.step()
 
-# %% ../nbs/04_learner.ipynb #be618622
+# %% ../nbs/04_learner.ipynb #8d88f95d
 def one_cycle(total_steps: int, max_lr: float, pct_start=0.25):
     "`sched_func` for `LRSchedCB`: torch's `OneCycleLR` over `total_steps` optimizer steps."
     return partial(OneCycleLR, max_lr=max_lr, total_steps=total_steps, pct_start=pct_start)
@@ -313,7 +313,7 @@ def cosine_warmup(total_steps: int, warmup=0, min_ratio=0.0):
         return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * t))
     return partial(LambdaLR, lr_lambda=f)
 
-# %% ../nbs/04_learner.ipynb #7a185ff6
+# %% ../nbs/04_learner.ipynb #882c9d8b
 class LRSchedCB(Callback):
     "Create `sched_func(learn.opt)` as `learn.sched` at the first fit and step it after every optimizer step."
     def __init__(self, sched_func): self.sched_func, self.sched, self.lrs = sched_func, None, []
@@ -328,18 +328,18 @@ class LRSchedCB(Callback):
     def after_step(self, learn):
         self.lrs.append(learn.opt.param_groups[0]['lr']); self.sched.step()
 
-# %% ../nbs/04_learner.ipynb #4521fbf7
+# %% ../nbs/04_learner.ipynb #f30b58f1
 @patch
 def state_dict(self: Learner, config=None) -> dict:
     "Everything needed to resume: weights, optimizer, schedule, EMA, counters, history, RNG states, `config`."
     config = default(config, self.config)
     return dict(model=self.model.state_dict(), opt=self.opt.state_dict(),
-                sched=self.sched.state_dict() if exists(self.sched) else None,
+                sched=self.sched.state_dict() if exists(self.sched) else self._pending.get('sched'),
                 ema=self.ema_model.state_dict() if exists(self.ema_model) else None,
                 step=self.step, epoch=self.pos[0], iter=self.pos[1], history=self.history,
                 rng=get_rng_state(), config=asdict(config) if is_dataclass(config) else config)
 
-# %% ../nbs/04_learner.ipynb #9db9f313
+# %% ../nbs/04_learner.ipynb #65410b6c
 @patch
 def save(self: Learner, path, config=None) -> Path:
     "Write `self.state_dict(config)` to `path` atomically (temp file in the same folder, then `os.replace`)."
@@ -354,7 +354,7 @@ def save(self: Learner, path, config=None) -> Path:
         raise
     return path
 
-# %% ../nbs/04_learner.ipynb #e4099452
+# %% ../nbs/04_learner.ipynb #2e221a3a
 def load_checkpoint(path, map_location='cpu') -> dict:
     "Read a checkpoint written by `Learner.save`, with clear errors for missing or corrupt files."
     path = Path(path)
@@ -370,19 +370,21 @@ def load_checkpoint(path, map_location='cpu') -> dict:
         raise ValueError(f"{path} is not a Learner checkpoint (no 'model' entry); was it written by Learner.save?")
     return sd
 
-# %% ../nbs/04_learner.ipynb #a41366c5
+# %% ../nbs/04_learner.ipynb #dca5a3b0
 @patch
 def load_state_dict(self: Learner, sd: dict):
-    "Restore a `state_dict`; an EMA or schedule in it is picked up by `EMACB`/`LRSchedCB`, RNG states at the next batch."
-    self.model.load_state_dict(sd['model']); self.opt.load_state_dict(sd['opt'])
-    self.step, self.pos, self.history, self.config = sd['step'], (sd['epoch'], sd['iter']), list(sd['history']), sd['config']
-    if exists(sd['ema']):
+    "Restore a `state_dict` (entries other than 'model' are optional); `EMACB`/`LRSchedCB` pick up EMA and schedule."
+    self.model.load_state_dict(sd['model'])
+    if exists(sd.get('opt')): self.opt.load_state_dict(sd['opt'])
+    self.step, self.pos = sd.get('step', 0), (sd.get('epoch', 0), sd.get('iter', 0))
+    self.history, self.config = list(sd.get('history', [])), sd.get('config')
+    if exists(sd.get('ema')):
         if self.ema_model is None: self.ema_model = ema_copy(self.model)
         self.ema_model.load_state_dict(sd['ema'])
-    if exists(sd['sched']):
+    if exists(sd.get('sched')):
         if exists(self.sched): self.sched.load_state_dict(sd['sched'])
         else: self._pending['sched'] = sd['sched']
-    set_rng_state(sd['rng']); self._pending['rng'] = sd['rng']
+    if exists(sd.get('rng')): set_rng_state(sd['rng']); self._pending['rng'] = sd['rng']  # again at the next batch
     return self
 
 @patch
@@ -390,7 +392,7 @@ def load(self: Learner, path):
     "Restore the state saved by `save(path)`; `fit` then continues where that run stopped."
     return self.load_state_dict(load_checkpoint(path))
 
-# %% ../nbs/04_learner.ipynb #8452c9e0
+# %% ../nbs/04_learner.ipynb #fee0a5a8
 class CheckpointCB(Callback):
     "Save the learner to `path` every `every` optimizer steps and at the end of fit, with an optional `config`."
     order = 30
