@@ -7,7 +7,7 @@ __all__ = ['SHAPES', 'VIDEO_EXTS', 'IMAGE_EXTS', 'load_digit_images', 'sprite_st
            'to_uint8', 'SpritesDataset', 'sprites_dls', 'write_sprites_set', 'read_video', 'SpritesFolder',
            'sprites_cli', 'find_clips', 'VideoDataset']
 
-# %% ../nbs/01_data.ipynb #9b1730bb
+# %% ../nbs/01_data.ipynb #3848c244
 import colorsys
 import functools
 import json
@@ -31,7 +31,7 @@ from torch.utils.data import Dataset
 import olvdm
 from .core import DataLoaders, default, exists
 
-# %% ../nbs/01_data.ipynb #729862ef
+# %% ../nbs/01_data.ipynb #b50f5799
 SHAPES = ('circle', 'square', 'triangle', 'digit')
 
 @functools.lru_cache(maxsize=None)
@@ -41,7 +41,7 @@ def load_digit_images():
     d = load_digits()
     return d.images.astype(np.float32) / 16., d.target
 
-# %% ../nbs/01_data.ipynb #3c559bde
+# %% ../nbs/01_data.ipynb #579fe817
 def sprite_stamp(shape: str, r: int, digit: Optional[np.ndarray] = None) -> np.ndarray:
     "Boolean `(2r+1) (2r+1)` picture of `shape` with radius `r`; `digit` is an `8 8` image in [0,1] for 'digit'."
     y, x = np.mgrid[-r:r + 1, -r:r + 1]                   # 2r+1 2r+1
@@ -53,7 +53,7 @@ def sprite_stamp(shape: str, r: int, digit: Optional[np.ndarray] = None) -> np.n
         return zoom(digit, (2 * r + 1) / 8, order=1, grid_mode=True, mode='nearest') > 0.4
     raise ValueError(f"unknown sprite shape {shape!r}; use one of {SHAPES}")
 
-# %% ../nbs/01_data.ipynb #411a80e5
+# %% ../nbs/01_data.ipynb #c0b28cdb
 def bounce(p0: float, v: float, lo: float, hi: float, t: np.ndarray) -> np.ndarray:
     "Positions at times `t` of a point starting at `p0` with velocity `v`, bouncing between walls `lo` and `hi`."
     L = hi - lo
@@ -61,7 +61,7 @@ def bounce(p0: float, v: float, lo: float, hi: float, t: np.ndarray) -> np.ndarr
     u = np.mod(p0 - lo + v * np.asarray(t, dtype=np.float64), 2 * L)
     return lo + np.where(u <= L, u, 2 * L - u)
 
-# %% ../nbs/01_data.ipynb #1f11fdd0
+# %% ../nbs/01_data.ipynb #cc75d228
 def _place(stamp: np.ndarray, cy: np.ndarray, cx: np.ndarray, size: int) -> np.ndarray:
     "Boolean `f size size` mask of `stamp` centred at integer positions `cy`, `cx` (one per frame)."
     r = stamp.shape[0] // 2
@@ -72,14 +72,14 @@ def _place(stamp: np.ndarray, cy: np.ndarray, cx: np.ndarray, size: int) -> np.n
     m = stamp[np.clip(dy, 0, 2 * r)[:, :, None], np.clip(dx, 0, 2 * r)[:, None, :]]  # f h w
     return m & iny[:, :, None] & inx[:, None, :]
 
-# %% ../nbs/01_data.ipynb #946fdc60
+# %% ../nbs/01_data.ipynb #860c8536
 def _n_range(n_objects) -> tuple:
     lo, hi = (n_objects, n_objects) if isinstance(n_objects, (int, np.integer)) else tuple(n_objects)
     if not 0 <= lo <= hi <= 255:
         raise ValueError(f"n_objects should be an int or a (min, max) pair with 0 <= min <= max <= 255, got {n_objects}")
     return int(lo), int(hi)
 
-# %% ../nbs/01_data.ipynb #04b04b77
+# %% ../nbs/01_data.ipynb #9d0d4a89
 def moving_sprites(n_frames: int = 16, size: int = 64, n_objects=(1, 4), seed: int = 0,
                    shapes: Sequence[str] = SHAPES, radius: Optional[tuple] = None, speed: Optional[tuple] = None,
                    bg=(0, 0, 0), return_info: bool = False):
@@ -123,7 +123,7 @@ def moving_sprites(n_frames: int = 16, size: int = 64, n_objects=(1, 4), seed: i
     info['colors'] = np.rint(info['colors']).astype(np.uint8).reshape(n, 3)
     return video, ids, info
 
-# %% ../nbs/01_data.ipynb #389a1c25
+# %% ../nbs/01_data.ipynb #104c531a
 def to_float(video) -> torch.Tensor:
     "uint8 video `f h w c` (numpy or torch; or a batch `b f h w c`) -> float32 `c f h w` in [-1, 1]."
     x = video if isinstance(video, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(video))
@@ -133,7 +133,7 @@ def to_float(video) -> torch.Tensor:
     x = rearrange(x, '... f h w c -> ... c f h w')           # c f h w
     return x.float() / 127.5 - 1
 
-# %% ../nbs/01_data.ipynb #faa85004
+# %% ../nbs/01_data.ipynb #65886f8e
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     "float video `c f h w` (or `b c f h w`) in [-1, 1] -> numpy uint8 `f h w c` (or `b f h w c`)."
     if not isinstance(x, torch.Tensor) or x.ndim not in (4, 5):
@@ -142,7 +142,7 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     x = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     return rearrange(x, '... c f h w -> ... f h w c').cpu().numpy()   # f h w c
 
-# %% ../nbs/01_data.ipynb #228351c9
+# %% ../nbs/01_data.ipynb #79494e0f
 class SpritesDataset(Dataset):
     "`n_clips` moving-sprites clips; clip `i` is `moving_sprites(seed=seed+i)`. Items: {'video': c f h w, 'mask': f h w}."
     def __init__(self, n_clips: int, n_frames: int = 16, size: int = 64, n_objects=(1, 4), seed: int = 0,
@@ -169,7 +169,7 @@ class SpritesDataset(Dataset):
 
     def __repr__(self): return f"SpritesDataset({self.n_clips} clips, seeds {self.seed}..{self.seed + self.n_clips - 1}, {self.kwargs})"
 
-# %% ../nbs/01_data.ipynb #fdad72d0
+# %% ../nbs/01_data.ipynb #540bdf66
 def sprites_dls(n_train: int = 256, n_valid: int = 32, bs: int = 8, n_frames: int = 16, size: int = 64,
                 n_objects=(1, 4), seed: int = 0, valid_seed: int = 1_000_000, num_workers: int = 0, **kwargs) -> DataLoaders:
     "`DataLoaders` over sprites: training clips from seeds `seed...`, validation clips from seeds `valid_seed...`."
@@ -180,7 +180,7 @@ def sprites_dls(n_train: int = 256, n_valid: int = 32, bs: int = 8, n_frames: in
     return DataLoaders.from_datasets(SpritesDataset(n_train, seed=seed, **kw),
                                      SpritesDataset(n_valid, seed=valid_seed, **kw), bs=bs, num_workers=num_workers)
 
-# %% ../nbs/01_data.ipynb #40247064
+# %% ../nbs/01_data.ipynb #82573051
 def write_sprites_set(folder, n: int, n_frames: int = 16, size: int = 64, n_objects=(1, 4), seed: int = 0,
                       fps: int = 8, crf: int = 12, **kwargs) -> list:
     "Write `n` sprite clips to `folder` as `clip_XXXXX.mp4` + `clip_XXXXX.npz` (instance map) + `manifest.json`."
@@ -205,13 +205,13 @@ def write_sprites_set(folder, n: int, n_frames: int = 16, size: int = 64, n_obje
     (folder / 'manifest.json').write_text(json.dumps(manifest, indent=1) + '\n')
     return paths
 
-# %% ../nbs/01_data.ipynb #b9804814
+# %% ../nbs/01_data.ipynb #30799088
 def _read_error(path, e: Exception) -> RuntimeError:
     msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
     return RuntimeError(f"could not read video {path}: it is corrupt or not a video (decord said: {msg}). "
                         "Re-encode it (e.g. `ffmpeg -i in.avi out.mp4`), remove it, or pass skip_bad=True to skip bad clips")
 
-# %% ../nbs/01_data.ipynb #bb98a29c
+# %% ../nbs/01_data.ipynb #45a3a9a2
 def read_video(path, idxs: Optional[Sequence[int]] = None, width: int = -1, height: int = -1) -> np.ndarray:
     "Frames `idxs` (default all) of the video at `path` as uint8 `f h w 3`, optionally resized to `width` x `height`."
     try:
@@ -220,7 +220,7 @@ def read_video(path, idxs: Optional[Sequence[int]] = None, width: int = -1, heig
         return vr.get_batch(idxs).asnumpy()
     except Exception as e: raise _read_error(path, e) from e
 
-# %% ../nbs/01_data.ipynb #11620746
+# %% ../nbs/01_data.ipynb #d4c10e41
 class SpritesFolder(Dataset):
     "Clips written by `write_sprites_set`: items {'video': c f h w float in [-1,1], 'mask': f h w long}."
     def __init__(self, folder):
@@ -251,7 +251,7 @@ class SpritesFolder(Dataset):
 
     def __repr__(self): return f"SpritesFolder({self.folder}, {len(self)} clips)"
 
-# %% ../nbs/01_data.ipynb #42ab72d4
+# %% ../nbs/01_data.ipynb #5b2053d1
 @call_parse
 def sprites_cli(
     folder: str,            # where to write the clips
@@ -276,7 +276,7 @@ def sprites_cli(
           f"{seed}..{seed + n - 1} to {folder}: {paths[0].name} .. {paths[-1].name} (+ .npz masks), manifest.json; "
           f"{total / 1024:.0f} KB")
 
-# %% ../nbs/01_data.ipynb #23915eed
+# %% ../nbs/01_data.ipynb #10a3be79
 VIDEO_EXTS = ('.mp4', '.avi', '.webm', '.mkv')
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png')
 
@@ -285,7 +285,7 @@ def _natural_key(s: str): return [int(t) if t.isdigit() else t.lower() for t in 
 def _frame_files(folder: Path) -> list:
     return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()), key=lambda p: _natural_key(p.name))
 
-# %% ../nbs/01_data.ipynb #d661c918
+# %% ../nbs/01_data.ipynb #034c039e
 def find_clips(root, exts: Sequence[str] = VIDEO_EXTS) -> list:
     "Video files with extension in `exts` and frames folders under `root` (a folder, a file, or a list of them)."
     exts = tuple(e.lower() if e.startswith('.') else '.' + e.lower() for e in exts)
@@ -311,7 +311,7 @@ def find_clips(root, exts: Sequence[str] = VIDEO_EXTS) -> list:
                                 f"and folders of numbered {' '.join(IMAGE_EXTS)} frames")
     return clips
 
-# %% ../nbs/01_data.ipynb #ef3f38ed
+# %% ../nbs/01_data.ipynb #61b929c3
 class VideoDataset(Dataset):
     "Clips of `n_frames` frames, `stride` apart, from real videos or frames folders: items {'video': c f h w in [-1,1]}."
     def __init__(self, root, n_frames: int = 16, stride: int = 1, size: int = 64, random_start: bool = True,
