@@ -1,0 +1,143 @@
+"""VAE benchmarks: held-out PSNR of the tiny preset over CPU training time, and encode+decode throughput / peak memory.
+
+Training (prints the held-out PSNR every `--every` minutes of training time, the 10- and 30-minute figures, saves the model):
+    flock /tmp/olvdm-heavy.lock nice python bench/bench_vae.py train --minutes 30 --out runs/vae_tiny.pt
+Throughput and peak memory (each size in a fresh subprocess; peak memory is the process's max RSS):
+    flock /tmp/olvdm-heavy.lock nice python bench/bench_vae.py speed --ckpt runs/vae_tiny.pt
+"""
+import argparse, json, math, os, resource, subprocess, sys, time
+from pathlib import Path
+
+import torch
+from einops import rearrange
+
+from olvdm.core import set_seed
+from olvdm.data import sprites_dls, SpritesDataset
+from olvdm.learner import Callback, CancelFitException, Learner, MetricsCB
+from olvdm.vae import VAEConfig, VideoVAE, compute_scale_factor, load_vae, psnr, save_vae, vae_loss
+
+
+class ClipCropCB(Callback):
+    "Train on random `n_frames`-frame windows of each batch, randomly mirrored left-right (before the loss)."
+    order = -5
+    def __init__(self, n_frames): self.n = n_frames
+    def before_batch(self, learn):
+        if not learn.training: return
+        x = learn.batch['video']                                     # b c f h w
+        s = int(torch.randint(0, x.shape[2] - self.n + 1, ()))
+        x = x[:, :, s:s + self.n]
+        if torch.rand(()) < 0.5: x = x.flip(-1)
+        learn.batch = {**learn.batch, 'video': x}
+
+
+class TimedCB(Callback):
+    "Cosine lr decay over `minutes` of training time, a held-out PSNR every `every` minutes, stop at `minutes`."
+    order = 20
+    def __init__(self, valid, minutes, every=1.0, warmup=50, log=print):
+        self.valid, self.total, self.every, self.warmup, self.log = valid, minutes * 60, every * 60, warmup, log
+        self.curve = []
+    def before_fit(self, learn):
+        self.lr0, self.t0, self.paused, self.next = learn.opt.param_groups[0]['lr'], time.time(), 0., 0.
+    def elapsed(self): return time.time() - self.t0 - self.paused
+    def before_batch(self, learn):
+        if not learn.training: return
+        t = self.elapsed()
+        if t >= self.next:
+            self.evaluate(learn, t)
+            self.next += self.every
+        if t >= self.total: raise CancelFitException()
+        f = min(1., t / self.total)
+        for g in learn.opt.param_groups:
+            g['lr'] = self.lr0 * min(1., (learn.step + 1) / self.warmup) * 0.5 * (1 + math.cos(math.pi * f))
+    @torch.no_grad()
+    def evaluate(self, learn, t):
+        t1 = time.time()
+        m = learn.model.eval()
+        ps = torch.cat([psnr(m(x, sample=False)[0], x).flatten() for x in self.valid])
+        m.train()
+        self.curve.append(dict(minutes=round(t / 60, 2), step=learn.step, psnr=round(ps.mean().item(), 3),
+                               loss=round(learn.logs.get('loss', float('nan')), 5)))
+        self.log(f"{t / 60:6.2f} min  step {learn.step:5d}  held-out PSNR {ps.mean().item():6.2f} dB  "
+                 f"train loss {learn.logs.get('loss', float('nan')):.4f}  (load {os.getloadavg()[0]:.1f})")
+        self.paused += time.time() - t1
+
+
+def train(a):
+    torch.set_num_threads(a.threads); set_seed(a.seed)
+    dls = sprites_dls(n_train=a.n_train, n_valid=a.n_valid, bs=a.bs, n_frames=16, size=64)
+    t = time.time()
+    for ds in (dls.train.dataset, dls.valid.dataset):                 # generate (and cache) the clips up front
+        for i in range(len(ds)): ds.clip(i)
+    print(f"generated {a.n_train} + {a.n_valid} clips in {time.time() - t:.0f} s")
+    valid = [torch.stack([dls.valid.dataset[j]['video'] for j in range(i, min(i + 8, a.n_valid))]) for i in range(0, a.n_valid, 8)]
+    cfg = VAEConfig.tiny(**json.loads(a.cfg))
+    model = VideoVAE(cfg)
+    print(cfg, f"\n{sum(p.numel() for p in model.parameters()):,} parameters; torch threads {torch.get_num_threads()}; "
+          f"load before start {os.getloadavg()}")
+    timed = TimedCB(valid, a.minutes, a.every)
+    learn = Learner(model, dls, vae_loss, lr=a.lr, cbs=[ClipCropCB(a.frames), timed, MetricsCB()],
+                    opt_func=lambda ps, lr: torch.optim.AdamW(ps, lr=lr, betas=(0.9, 0.99), weight_decay=0.))
+    learn.fit(10_000, valid=False)
+    timed.evaluate(learn, timed.elapsed())
+    c = timed.curve
+    at = lambda m: max((r for r in c if r['minutes'] <= m + 0.05), key=lambda r: r['minutes'])
+    print(f"PSNR at 10 min: {at(10)['psnr']:.2f} dB (step {at(10)['step']}); at {a.minutes:g} min: {c[-1]['psnr']:.2f} dB "
+          f"(step {c[-1]['step']}); best {max(r['psnr'] for r in c):.2f} dB")
+    sf = compute_scale_factor(model, dls.train, max_batches=16)
+    print(f"scale factor {sf:.4f}")
+    if a.out:
+        save_vae(model, a.out); print(f"saved {a.out}")
+        Path(a.out).with_suffix('.json').write_text(json.dumps(dict(args=vars(a), curve=c, scale_factor=sf), indent=1))
+
+
+def speed_one(a):
+    "One size in this process: encode + decode clips/s and peak RSS (MiB)."
+    torch.set_num_threads(a.threads)
+    model = load_vae(a.ckpt) if a.ckpt else VideoVAE(VAEConfig.tiny())
+    x = torch.rand(a.batch, 3, a.frames, 64, 64) * 2 - 1
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kw = dict(chunk=a.chunk) if a.chunk else {}
+    with torch.no_grad():
+        model.decode(model.encode(x[:1], **kw).mean, **kw)           # warm up
+        t = time.time()
+        for _ in range(a.reps): model.decode(model.encode(x, **kw).mean, **kw)
+        dt = (time.time() - t) / a.reps
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps(dict(frames=a.frames, batch=a.batch, chunk=a.chunk, clips_per_s=round(a.batch / dt, 3),
+                          peak_rss_mib=round(rss / 1024), rss_before_mib=round(rss0 / 1024))))
+
+
+def speed(a):
+    rows = []
+    for frames, chunk in [(16, 0), (64, 0), (64, 16)]:
+        cmd = [sys.executable, __file__, 'speed_one', '--frames', str(frames), '--chunk', str(chunk), '--batch', str(a.batch),
+               '--threads', str(a.threads), '--reps', str(a.reps)] + (['--ckpt', a.ckpt] if a.ckpt else [])
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        rows.append(json.loads(out)); print(out, flush=True)
+    # agreement of chunked and whole results on a 64-frame clip
+    torch.set_num_threads(a.threads)
+    model = load_vae(a.ckpt) if a.ckpt else VideoVAE(VAEConfig.tiny())
+    x = SpritesDataset(1, n_frames=64, seed=2_000_000)[0]['video'][None]
+    with torch.no_grad():
+        z = model.encode(x).mean
+        r = model.decode(z)
+        for ov in [None, 1, 0]:
+            zc = model.encode(x, chunk=16, overlap=ov).mean
+            rc = model.decode(zc, chunk=16, overlap=ov)
+            print(f"chunk 16, overlap {ov if ov is not None else model.reach}: max |dz| {(zc - z).abs().max():.2e}, "
+                  f"max |dx| {(rc - r).abs().max():.2e}, PSNR(whole vs chunked) {psnr(rc, r).mean():.1f} dB")
+
+
+if __name__ == '__main__':
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('mode', choices=['train', 'speed', 'speed_one'])
+    p.add_argument('--minutes', type=float, default=30); p.add_argument('--every', type=float, default=1.0)
+    p.add_argument('--out', default='runs/vae_tiny.pt'); p.add_argument('--cfg', default='{}', help='VAEConfig.tiny overrides, JSON')
+    p.add_argument('--lr', type=float, default=2e-3); p.add_argument('--bs', type=int, default=4)
+    p.add_argument('--frames', type=int, default=8, help='train: frames per training window; speed_one: clip length')
+    p.add_argument('--n_train', type=int, default=512); p.add_argument('--n_valid', type=int, default=32)
+    p.add_argument('--threads', type=int, default=2); p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--ckpt', default=None); p.add_argument('--batch', type=int, default=4); p.add_argument('--chunk', type=int, default=0)
+    p.add_argument('--reps', type=int, default=3)
+    a = p.parse_args()
+    dict(train=train, speed=speed, speed_one=speed_one)[a.mode](a)
