@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['SlotConfig', 'SlotAttention', 'pos_grid', 'SoftPositionEmbed', 'FrameSlots', 'SpatialBroadcastDecoder',
-           'LatentSlotModel', 'SlotLoss', 'LatentClips', 'latent_dataset']
+           'LatentSlotModel', 'SlotLoss', 'LatentClips', 'latent_dataset', 'save_slots', 'load_slots', 'pixel_masks']
 
-# %% ../nbs/06_slots.ipynb #c1cc3970
+# %% ../nbs/06_slots.ipynb #d6e7f1f0
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Optional
@@ -19,7 +19,7 @@ from fastprogress.fastprogress import progress_bar
 
 from .core import atomic_save, check_shape, default, exists
 
-# %% ../nbs/06_slots.ipynb #4ed22b23
+# %% ../nbs/06_slots.ipynb #bdaf5f86
 @dataclass
 class SlotConfig:
     "Sizes of a `LatentSlotModel`. Presets: `SlotConfig.tiny()`, `SlotConfig.paper()`."
@@ -36,6 +36,7 @@ class SlotConfig:
     temporal: bool = False      # SAVi: frame t's slots, through a predictor, initialise frame t+1's
     iters_next: int = 1         # iterations on the frames after the first, with temporal propagation
     eps: float = 1e-8           # added to the attention before the weighted mean
+    detach: bool = True         # implicit differentiation: no gradient through the iterations before the last
 
     @classmethod
     def tiny(cls, **kw):
@@ -47,14 +48,15 @@ class SlotConfig:
         "Locatello et al.'s object-discovery sizes: 7 slots of 64, 5x5 convs in encoder and decoder."
         return cls(**{**dict(n_slots=7, enc_kernel=5, dec_layers=4, dec_kernel=5), **kw})
 
-# %% ../nbs/06_slots.ipynb #54dd66f6
+# %% ../nbs/06_slots.ipynb #09195d97
 class SlotAttention(nn.Module):
     "Slot Attention: `n t c` inputs -> (slots `n k d`, attention `n k t`, softmax over slots)."
     def __init__(self, dim: int, n_slots: int, iters: int = 3, hidden: int = 128, eps: float = 1e-8,
-                 in_dim: Optional[int] = None):
+                 in_dim: Optional[int] = None, detach: bool = False):
         super().__init__()
         in_dim = default(in_dim, dim)
         self.dim, self.n_slots, self.iters, self.eps, self.scale = dim, n_slots, iters, eps, dim ** -0.5
+        self.detach = detach
         self.mu = nn.Parameter(torch.randn(1, 1, dim) * dim ** -0.5)
         self.log_sigma = nn.Parameter(torch.full((1, 1, dim), -1.))
         self.norm_in, self.norm_slots, self.norm_mlp = nn.LayerNorm(in_dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
@@ -82,13 +84,17 @@ class SlotAttention(nn.Module):
 
     def forward(self, inputs, slots=None, iters: Optional[int] = None, generator=None, deterministic: bool = False):
         sz = check_shape(inputs, 'n t c', name='slot attention inputs', c=self.to_k.in_features)
-        slots = default(slots, lambda: self.init_slots(sz['n'], generator, deterministic))   # n k d
+        slots = s0 = default(slots, lambda: self.init_slots(sz['n'], generator, deterministic))   # n k d
         x = self.norm_in(inputs)
         k, v = self.to_k(x), self.to_v(x)                                # n t d
-        for _ in range(default(iters, self.iters)): slots, attn = self.step(slots, k, v)
+        iters = default(iters, self.iters)
+        for i in range(iters):
+            if self.detach and i == iters - 1 and iters > 1:             # gradient through the last step only
+                slots = slots.detach() + s0 - s0.detach()                # ...and straight through to the init
+            slots, attn = self.step(slots, k, v)
         return slots, attn
 
-# %% ../nbs/06_slots.ipynb #895f7017
+# %% ../nbs/06_slots.ipynb #6e759e16
 def pos_grid(h: int, w: int, device=None) -> torch.Tensor:
     "`h w 4` grid of (x, y, 1-x, 1-y), each in [0, 1]."
     y, x = torch.meshgrid(torch.linspace(0, 1, h, device=device), torch.linspace(0, 1, w, device=device), indexing='ij')
@@ -103,7 +109,7 @@ class SoftPositionEmbed(nn.Module):
         g = pos_grid(*x.shape[-2:], x.device).to(x.dtype)                # h w 4
         return x + rearrange(self.proj(g), 'h w c -> 1 c h w')
 
-# %% ../nbs/06_slots.ipynb #4b0e02d3
+# %% ../nbs/06_slots.ipynb #191ba14a
 class FrameSlots(nn.Module):
     "Per-frame slots of latents `b c f h w` -> (slots `b f k d`, attention `b f k h w`)."
     def __init__(self, cfg: SlotConfig):
@@ -112,7 +118,7 @@ class FrameSlots(nn.Module):
         self.conv = nn.Conv2d(c, e, cfg.enc_kernel, padding=cfg.enc_kernel // 2)
         self.pos = SoftPositionEmbed(e)
         self.mlp = nn.Sequential(nn.LayerNorm(e), nn.Linear(e, e), nn.ReLU(), nn.Linear(e, cfg.dim))
-        self.attn = SlotAttention(cfg.dim, cfg.n_slots, cfg.iters, cfg.mlp_hidden, cfg.eps)
+        self.attn = SlotAttention(cfg.dim, cfg.n_slots, cfg.iters, cfg.mlp_hidden, cfg.eps, detach=cfg.detach)
         if cfg.temporal:
             self.predictor = nn.Sequential(nn.LayerNorm(cfg.dim), nn.Linear(cfg.dim, cfg.mlp_hidden), nn.ReLU(),
                                            nn.Linear(cfg.mlp_hidden, cfg.dim))
@@ -141,7 +147,7 @@ class FrameSlots(nn.Module):
         attn = torch.stack([a for _, a in out], 1)                        # b f k (h w)
         return slots, rearrange(attn, 'b f k (h w) -> b f k h w', h=h)
 
-# %% ../nbs/06_slots.ipynb #497f7c6c
+# %% ../nbs/06_slots.ipynb #731211ab
 class SpatialBroadcastDecoder(nn.Module):
     "Slots `n k d` -> per-slot latents `n k c h w` and alpha logits `n k h w`."
     def __init__(self, dim: int, out_channels: int, hidden: int = 64, layers: int = 3, kernel: int = 1):
@@ -158,7 +164,7 @@ class SpatialBroadcastDecoder(nn.Module):
         out = rearrange(out, '(n k) c h w -> n k c h w', n=n)
         return out[:, :, :-1], out[:, :, -1]                              # n k c h w, n k h w
 
-# %% ../nbs/06_slots.ipynb #522ba21d
+# %% ../nbs/06_slots.ipynb #d94b021c
 class LatentSlotModel(nn.Module):
     "Object discovery in latent space: slots per frame, decoded and composited back into the latent."
     def __init__(self, cfg: Optional[SlotConfig] = None):
@@ -177,7 +183,7 @@ class LatentSlotModel(nn.Module):
                     recons=rearrange(recons, '(b f) k c h w -> b f k c h w', b=b),
                     masks=rearrange(masks, '(b f) k h w -> b f k h w', b=b), slots=slots, attn=attn)
 
-# %% ../nbs/06_slots.ipynb #792024a8
+# %% ../nbs/06_slots.ipynb #1e4f7652
 class SlotLoss:
     "`loss_func(model, batch)`: MSE between the slot reconstruction and the latent (`batch['latent']`, or `vae` on `batch['video']`)."
     def __init__(self, vae: Optional[nn.Module] = None, n_frames: Optional[int] = None):
@@ -201,7 +207,7 @@ class SlotLoss:
         out = model(z)
         return dict(loss=F.mse_loss(out['recon'], z))
 
-# %% ../nbs/06_slots.ipynb #339ca6fa
+# %% ../nbs/06_slots.ipynb #84f05438
 class LatentClips(torch.utils.data.Dataset):
     "Precomputed latents `n c f h w`, with instance maps `n f H W` and videos `n 3 f H W` when given: items are dicts."
     def __init__(self, latent, mask=None, video=None):
@@ -223,3 +229,34 @@ def latent_dataset(vae: nn.Module, ds, bs: int = 16, keep_video: bool = False) -
         if keep_video: videos.append(v)
     cat = lambda xs: torch.cat(xs) if xs else None
     return LatentClips(cat(lat), cat(masks), cat(videos))
+
+# %% ../nbs/06_slots.ipynb #a836c34d
+def save_slots(model: LatentSlotModel, path) -> Path:
+    "Write `model`'s config and weights to `path` atomically."
+    return atomic_save(dict(kind='olvdm.slots.LatentSlotModel', config=asdict(model.cfg), state_dict=model.state_dict()), path)
+
+def load_slots(path, map_location='cpu') -> LatentSlotModel:
+    "Rebuild a `LatentSlotModel` saved by `save_slots`, in eval mode."
+    path = Path(path)
+    if not path.exists(): raise FileNotFoundError(f"no slot model at {path}: train one (bench/bench_slots.py saves runs/slots_tiny.pt) or check the path")
+    sd = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(sd, dict) or sd.get('kind') != 'olvdm.slots.LatentSlotModel':
+        raise ValueError(f"{path} is not a slot-model checkpoint; write one with save_slots")
+    known = {f.name for f in fields(SlotConfig)}
+    model = LatentSlotModel(SlotConfig(**{k: v for k, v in sd['config'].items() if k in known}))
+    model.load_state_dict(sd['state_dict'])
+    return model.eval()
+
+# %% ../nbs/06_slots.ipynb #3e50811e
+@torch.no_grad()
+def pixel_masks(out: dict, vae: nn.Module, video: torch.Tensor, sigma: float = 0.3, chunk: int = 64) -> torch.Tensor:
+    "Masks `b f k H W` at pixel resolution from a `LatentSlotModel` output: upsampled masks times how well each slot's decoded latent explains each pixel of `video` (`b 3 f H W`)."
+    b, f, k = out['masks'].shape[:3]
+    H, W = check_shape(video, 'b c f h w', name='video', b=b, f=f)['h'], video.shape[-1]
+    z = rearrange(out['recons'], 'b f k c h w -> (b f k) c 1 h w')           # every slot's latent as a 1-frame clip
+    x = torch.cat([vae.decode_latents(zz) for zz in z.split(chunk)])          # (b f k) 3 1 H W
+    x = rearrange(x, '(b f k) c 1 h w -> (b f) k c h w', b=b, f=f)
+    err = (x - rearrange(video, 'b c f h w -> (b f) 1 c h w')).pow(2).sum(2)  # (b f) k H W
+    prior = F.interpolate(rearrange(out['masks'], 'b f k h w -> (b f) k h w'), size=(H, W), mode='bilinear')
+    post = (prior.clamp_min(1e-6).log() - err / (2 * sigma ** 2)).softmax(1)   # (b f) k H W
+    return rearrange(post, '(b f) k h w -> b f k h w', b=b)
