@@ -6,7 +6,7 @@
 __all__ = ['SlotConfig', 'SlotAttention', 'pos_grid', 'SoftPositionEmbed', 'FrameSlots', 'SpatialBroadcastDecoder',
            'LatentSlotModel', 'SlotLoss', 'LatentClips', 'latent_dataset', 'save_slots', 'load_slots', 'pixel_masks']
 
-# %% ../nbs/06_slots.ipynb #82f02a6d
+# %% ../nbs/06_slots.ipynb #fa3b93bb
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Optional
@@ -19,7 +19,7 @@ from fastprogress.fastprogress import progress_bar
 
 from .core import atomic_save, check_shape, default, exists
 
-# %% ../nbs/06_slots.ipynb #eb55bb21
+# %% ../nbs/06_slots.ipynb #5e6be473
 @dataclass
 class SlotConfig:
     "Sizes of a `LatentSlotModel`. Presets: `SlotConfig.tiny()`, `SlotConfig.paper()`."
@@ -48,7 +48,7 @@ class SlotConfig:
         "Locatello et al.'s object-discovery sizes: 7 slots of 64, 5x5 convs in encoder and decoder."
         return cls(**{**dict(n_slots=7, enc_kernel=5, dec_layers=4, dec_kernel=5), **kw})
 
-# %% ../nbs/06_slots.ipynb #7853535b
+# %% ../nbs/06_slots.ipynb #68e30602
 class SlotAttention(nn.Module):
     "Slot Attention: `n t c` inputs -> (slots `n k d`, attention `n k t`, softmax over slots)."
     def __init__(self, dim: int, n_slots: int, iters: int = 3, hidden: int = 128, eps: float = 1e-8,
@@ -94,7 +94,7 @@ class SlotAttention(nn.Module):
             slots, attn = self.step(slots, k, v)
         return slots, attn
 
-# %% ../nbs/06_slots.ipynb #2bddb8b2
+# %% ../nbs/06_slots.ipynb #8f8c6e41
 def pos_grid(h: int, w: int, device=None) -> torch.Tensor:
     "`h w 4` grid of (x, y, 1-x, 1-y), each in [0, 1]."
     y, x = torch.meshgrid(torch.linspace(0, 1, h, device=device), torch.linspace(0, 1, w, device=device), indexing='ij')
@@ -109,7 +109,7 @@ class SoftPositionEmbed(nn.Module):
         g = pos_grid(*x.shape[-2:], x.device).to(x.dtype)                # h w 4
         return x + rearrange(self.proj(g), 'h w c -> 1 c h w')
 
-# %% ../nbs/06_slots.ipynb #095f9729
+# %% ../nbs/06_slots.ipynb #6b008600
 class FrameSlots(nn.Module):
     "Per-frame slots of latents `b c f h w` -> (slots `b f k d`, attention `b f k h w`)."
     def __init__(self, cfg: SlotConfig):
@@ -147,7 +147,7 @@ class FrameSlots(nn.Module):
         attn = torch.stack([a for _, a in out], 1)                        # b f k (h w)
         return slots, rearrange(attn, 'b f k (h w) -> b f k h w', h=h)
 
-# %% ../nbs/06_slots.ipynb #f615d721
+# %% ../nbs/06_slots.ipynb #02611dcc
 class SpatialBroadcastDecoder(nn.Module):
     "Slots `n k d` -> per-slot latents `n k c h w` and alpha logits `n k h w`."
     def __init__(self, dim: int, out_channels: int, hidden: int = 64, layers: int = 3, kernel: int = 1):
@@ -164,7 +164,7 @@ class SpatialBroadcastDecoder(nn.Module):
         out = rearrange(out, '(n k) c h w -> n k c h w', n=n)
         return out[:, :, :-1], out[:, :, -1]                              # n k c h w, n k h w
 
-# %% ../nbs/06_slots.ipynb #0a1969b5
+# %% ../nbs/06_slots.ipynb #2dd0832b
 class LatentSlotModel(nn.Module):
     "Object discovery in latent space: slots per frame, decoded and composited back into the latent."
     def __init__(self, cfg: Optional[SlotConfig] = None):
@@ -183,7 +183,7 @@ class LatentSlotModel(nn.Module):
                     recons=rearrange(recons, '(b f) k c h w -> b f k c h w', b=b),
                     masks=rearrange(masks, '(b f) k h w -> b f k h w', b=b), slots=slots, attn=attn)
 
-# %% ../nbs/06_slots.ipynb #478b712a
+# %% ../nbs/06_slots.ipynb #3de39882
 class SlotLoss:
     "`loss_func(model, batch)`: MSE between the slot reconstruction and the latent (`batch['latent']`, or `vae` on `batch['video']`)."
     def __init__(self, vae: Optional[nn.Module] = None, n_frames: Optional[int] = None):
@@ -207,7 +207,7 @@ class SlotLoss:
         out = model(z)
         return dict(loss=F.mse_loss(out['recon'], z))
 
-# %% ../nbs/06_slots.ipynb #8505719a
+# %% ../nbs/06_slots.ipynb #41369c04
 class LatentClips(torch.utils.data.Dataset):
     "Precomputed latents `n c f h w`, with instance maps `n f H W` and videos `n 3 f H W` when given: items are dicts."
     def __init__(self, latent, mask=None, video=None):
@@ -230,7 +230,7 @@ def latent_dataset(vae: nn.Module, ds, bs: int = 16, keep_video: bool = False) -
     cat = lambda xs: torch.cat(xs) if xs else None
     return LatentClips(cat(lat), cat(masks), cat(videos))
 
-# %% ../nbs/06_slots.ipynb #3b260dce
+# %% ../nbs/06_slots.ipynb #ad867d13
 def save_slots(model: LatentSlotModel, path) -> Path:
     "Write `model`'s config and weights to `path` atomically."
     return atomic_save(dict(kind='olvdm.slots.LatentSlotModel', config=asdict(model.cfg), state_dict=model.state_dict()), path)
@@ -247,7 +247,7 @@ def load_slots(path, map_location='cpu') -> LatentSlotModel:
     model.load_state_dict(sd['state_dict'])
     return model.eval()
 
-# %% ../nbs/06_slots.ipynb #ac73dc8a
+# %% ../nbs/06_slots.ipynb #b442272a
 @torch.no_grad()
 def pixel_masks(out: dict, vae: nn.Module, video: torch.Tensor, sigma: float = 0.3, chunk: int = 64) -> torch.Tensor:
     "Masks `b f k H W` at pixel resolution from a `LatentSlotModel` output: upsampled masks times how well each slot's decoded latent explains each pixel of `video` (`b 3 f H W`)."
