@@ -19,7 +19,7 @@ from einops import rearrange
 
 from olvdm.core import DataLoaders, set_seed
 from olvdm.data import SpritesDataset
-from olvdm.learner import Callback, CancelFitException, Learner
+from olvdm.learner import Callback, CancelFitException, GradClipCB, Learner
 from olvdm.slot_metrics import segmentation_scores
 from olvdm.slots import LatentSlotModel, SlotConfig, SlotLoss, latent_dataset, pixel_masks, save_slots
 
@@ -61,7 +61,10 @@ def main():
     p.add_argument('--vae', default='runs/vae_tiny.pt'); p.add_argument('--interim', action='store_true', help='pixel-unshuffle latents instead of a VAE')
     p.add_argument('--minutes', type=float, default=30); p.add_argument('--every', type=float, default=2.0)
     p.add_argument('--cfg', default='{}', help='SlotConfig.tiny overrides, JSON')
-    p.add_argument('--lr', type=float, default=4e-4); p.add_argument('--bs', type=int, default=16)
+    p.add_argument('--lr', type=float, default=1e-3, help='peak lr (4e-4, the paper\'s, stays collapsed for the first ~1000 steps)')
+    p.add_argument('--clip', type=float, default=0, help='gradient-norm clipping (0: none)')
+    p.add_argument('--eval_iters', type=int, default=0, help='also score with this many slot-attention iterations')
+    p.add_argument('--bs', type=int, default=16)
     p.add_argument('--n_frames', type=int, default=2, help='random frames per clip in each batch')
     p.add_argument('--n_train', type=int, default=512); p.add_argument('--n_valid', type=int, default=32)
     p.add_argument('--threads', type=int, default=2); p.add_argument('--seed', type=int, default=0)
@@ -82,18 +85,20 @@ def main():
     @torch.no_grad()
     def score(model):
         model.eval()
-        out = model(zv, deterministic=True)
+        s = {}
+        for it in [None] + ([a.eval_iters] if a.eval_iters else []):
+            out = model(zv, deterministic=True, iters=it)
+            r = segmentation_scores(out['masks'], mv)
+            if not a.interim: r['fg_ari_pixel_vae'] = segmentation_scores(out['masks'], mv, pixel_masks(out, vae, vv))['fg_ari_pixel']
+            s.update({(k if it is None else f"{k}@{it}"): v for k, v in r.items()})
         model.train()
-        s = segmentation_scores(out['masks'], mv)
-        if not a.interim:
-            s['fg_ari_pixel_vae'] = segmentation_scores(out['masks'], mv, pixel_masks(out, vae, vv))['fg_ari_pixel']
         return {k: round(v, 4) for k, v in s.items()}
 
     cfg = SlotConfig.tiny(in_channels=train.data['latent'].shape[1], **json.loads(a.cfg))
     model = LatentSlotModel(cfg)
     dls = DataLoaders.from_datasets(train, bs=a.bs)
     timed = TimedEvalCB(score, a.minutes, a.every)
-    learn = Learner(model, dls, SlotLoss(n_frames=a.n_frames), lr=a.lr, cbs=[timed], opt_func=torch.optim.Adam, seed=a.seed)
+    learn = Learner(model, dls, SlotLoss(n_frames=a.n_frames), lr=a.lr, cbs=[timed] + ([GradClipCB(a.clip)] if a.clip else []), opt_func=torch.optim.Adam, seed=a.seed)
     learn.fit(10_000, valid=False)
     save_slots(model, a.out)
     res = dict(args=vars(a), config=cfg.__dict__, latent='interim pixel-unshuffle' if a.interim else a.vae, curve=timed.curve)

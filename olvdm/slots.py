@@ -129,19 +129,23 @@ class FrameSlots(nn.Module):
         x = F.relu(self.pos(self.conv(x)))                                # (b f) e h w
         return self.mlp(rearrange(x, 'n e h w -> n (h w) e'))             # (b f) (h w) d
 
-    def forward(self, z, generator=None, deterministic: bool = False):
+    def forward(self, z, generator=None, deterministic: bool = False, iters: Optional[int] = None,
+                propagate: Optional[bool] = None):
+        "Slots of each frame; `iters` overrides `cfg.iters`; `propagate` (default `cfg.temporal`) carries slots over frames."
         b, c, f, h, w = check_shape(z, 'b c f h w', name='latents', c=self.cfg.in_channels).values()
         tok = self.tokens(z)                                              # (b f) (h w) d
         kw = dict(generator=generator, deterministic=deterministic)
-        if not self.cfg.temporal:
-            slots, attn = self.attn(tok, **kw)                            # (b f) k d, (b f) k (h w)
+        iters, temporal = default(iters, self.cfg.iters), self.cfg.temporal
+        if not default(propagate, temporal):
+            slots, attn = self.attn(tok, iters=iters, **kw)               # (b f) k d, (b f) k (h w)
             return (rearrange(slots, '(b f) k d -> b f k d', b=b),
                     rearrange(attn, '(b f) k (h w) -> b f k h w', b=b, h=h))
         tok = rearrange(tok, '(b f) t d -> b f t d', b=b)
         slots, out = None, []
         for t in range(f):
-            if exists(slots): slots = slots + self.predictor(slots)       # b k d: predicted slots for frame t
-            slots, attn = self.attn(tok[:, t], slots=slots, iters=self.cfg.iters if t == 0 else self.cfg.iters_next, **kw)
+            if exists(slots) and temporal: slots = slots + self.predictor(slots)   # b k d: predicted slots for frame t
+            it = iters if t == 0 or not temporal else self.cfg.iters_next
+            slots, attn = self.attn(tok[:, t], slots=slots, iters=it, **kw)
             out.append((slots, attn))
         slots = torch.stack([s for s, _ in out], 1)                       # b f k d
         attn = torch.stack([a for _, a in out], 1)                        # b f k (h w)
@@ -173,9 +177,10 @@ class LatentSlotModel(nn.Module):
         self.encoder = FrameSlots(cfg)
         self.decoder = SpatialBroadcastDecoder(cfg.dim, cfg.in_channels, cfg.dec_hidden, cfg.dec_layers, cfg.dec_kernel)
 
-    def forward(self, z, generator=None, deterministic: bool = False) -> dict:
+    def forward(self, z, generator=None, deterministic: bool = False, iters: Optional[int] = None,
+                propagate: Optional[bool] = None) -> dict:
         b, c, f, h, w = check_shape(z, 'b c f h w', name='latents', c=self.cfg.in_channels).values()
-        slots, attn = self.encoder(z, generator, deterministic)            # b f k d, b f k h w
+        slots, attn = self.encoder(z, generator, deterministic, iters, propagate)   # b f k d, b f k h w
         recons, logits = self.decoder(rearrange(slots, 'b f k d -> (b f) k d'), (h, w))   # n k c h w, n k h w
         masks = logits.softmax(1)                                          # n k h w, over slots
         recon = (recons * masks[:, :, None]).sum(1)                        # n c h w
