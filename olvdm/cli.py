@@ -7,14 +7,15 @@ __all__ = ['DEFAULTS', 'CHECKPOINTS', 'TrainConfig', 'DataConfig', 'ConfigError'
            'read_config', 'parse_sets', 'load_run_config', 'config_yaml', 'open_videos', 'is_latent_folder',
            'LatentFolder', 'load_checkpoint_file', 'StepProgressCB', 'TimeLimitCB', 'RunStopped', 'say', 'train_run',
            'trained', 'cmd_train_vae', 'cmd_encode', 'latents_for', 'cmd_train_slots', 'cmd_train_ldm', 'cmd_sample',
-           'frame_change', 'find_checkpoints', 'demo_metrics', 'run_demo', 'cmd_demo', 'build_parser', 'main']
+           'find_checkpoints', 'demo_metrics', 'run_demo', 'cmd_demo', 'build_parser', 'main']
 
-# %% ../nbs/12_cli.ipynb #34307cdf
+# %% ../nbs/12_cli.ipynb #0280ba60
 import argparse
 import difflib
 import inspect
 import json
 import math
+import os
 import signal
 import sys
 import time
@@ -26,11 +27,13 @@ from typing import Optional
 
 import torch
 import yaml
+import fastprogress.fastprogress as fp
 from fastprogress.fastprogress import progress_bar
 from torch.utils.data import Dataset
 
 from .core import DataLoaders, atomic_save, atomic_write, default, exists, set_seed
 from .data import SpritesDataset, SpritesFolder, VideoDataset
+from .evaluate import clip_stats, compare_stats
 from .distributed import DDPCB, DistCheckpointCB, DistInfo, SignalCB, close_distributed, dist_loader, init_distributed
 from .learner import (Callback, CancelFitException, DeviceCB, EMACB, GradClipCB, Learner, LRSchedCB, NonFiniteLossError,
                            cosine_warmup, load_checkpoint)
@@ -40,7 +43,7 @@ from .slots import LatentClips, LatentSlotModel, SlotConfig, SlotLoss, latent_da
 from .vae import VAEConfig, VideoVAE, compute_scale_factor, load_vae, psnr, save_vae, vae_loss
 from .viz import overlay_masks, save_gif, save_mp4, side_by_side
 
-# %% ../nbs/12_cli.ipynb #60d0bfa3
+# %% ../nbs/12_cli.ipynb #89186cad
 @dataclass
 class TrainConfig:
     "Options of a training run (any command)."
@@ -71,7 +74,7 @@ class DataConfig:
     random_start: bool = True   # training clips start at a random frame of longer videos
     skip_bad: bool = False      # skip unreadable videos with a warning instead of stopping
 
-# %% ../nbs/12_cli.ipynb #94cb4bf4
+# %% ../nbs/12_cli.ipynb #f9496ce5
 class ConfigError(ValueError):
     "A config file, override or checkpoint whose configuration does not fit."
 
@@ -85,7 +88,7 @@ def _field_type(f):
     args = [a for a in typing.get_args(t) if a is not type(None)]
     return args[0] if typing.get_origin(t) is typing.Union and len(args) == 1 else t
 
-# %% ../nbs/12_cli.ipynb #1e1e5ee9
+# %% ../nbs/12_cli.ipynb #742b1042
 _TRUE, _FALSE = ('true', 'yes', 'on', '1'), ('false', 'no', 'off', '0')
 
 def coerce(v, cur, f, key: str):
@@ -118,7 +121,7 @@ def coerce(v, cur, f, key: str):
         raise ConfigError(f"{key} should be a {t.__name__}, got {v!r}") from None
     return v
 
-# %% ../nbs/12_cli.ipynb #b0f71cb5
+# %% ../nbs/12_cli.ipynb #0e9eefd2
 def presets(cls) -> list:
     "Names of the preset classmethods of a config dataclass (`tiny`, `lvdm`, ...): those callable without arguments."
     ok = lambda f: all(p.default is not p.empty or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
@@ -148,7 +151,7 @@ def build_config(cls, d: Optional[dict] = None, base=None, where: str = ''):
     except ConfigError: raise
     except (ValueError, TypeError) as e: raise ConfigError(f"{where}: {e}") from e
 
-# %% ../nbs/12_cli.ipynb #b697727a
+# %% ../nbs/12_cli.ipynb #c1fa3655
 def _model_classes() -> dict: return dict(vae=VAEConfig, slots=SlotConfig, ldm=OLVDMConfig)
 
 DEFAULTS = dict(
@@ -158,7 +161,7 @@ DEFAULTS = dict(
     ldm=dict(model=dict(preset='tiny'), train=dict(steps=3000, bs=8, lr=5e-4, warmup=100, save_every=250)),  # EMA: model.ema_decay
 )
 
-# %% ../nbs/12_cli.ipynb #abe2aeea
+# %% ../nbs/12_cli.ipynb #231812ef
 def read_config(path) -> dict:
     "A YAML or JSON config file as a dict of sections, with clear errors for missing or malformed files."
     path = Path(path)
@@ -189,13 +192,13 @@ def _merge(a: dict, b: dict) -> dict:
     for k, v in b.items(): out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
-# %% ../nbs/12_cli.ipynb #76e21637
+# %% ../nbs/12_cli.ipynb #0dec1833
 def load_run_config(kind: str, path=None, sets=()) -> dict:
     "The run config of `kind` (vae, slots, ldm): defaults, then the file at `path`, then `--set` overrides."
     classes = _model_classes()
     if kind not in classes: raise ConfigError(f"unknown run kind {kind!r}; use one of {list(classes)}")
     d = _merge(DEFAULTS[kind], read_config(path)) if exists(path) else DEFAULTS[kind]
-    d = _merge(d, parse_sets(sets))
+    d = {k: v for k, v in _merge(d, parse_sets(sets)).items() if not k.startswith('_')}   # _comment etc. are notes
     bad = set(d) - {'model', 'train', 'data'}
     if bad: raise ConfigError(f"unknown config section(s) {sorted(bad)}{_suggest(sorted(bad)[0], ['model', 'train', 'data'])}; "
                               "a config has the sections model, train and data")
@@ -205,7 +208,7 @@ def load_run_config(kind: str, path=None, sets=()) -> dict:
                 train=build_config(TrainConfig, d.get('train'), where='train'),
                 data=build_config(DataConfig, d.get('data'), where='data'))
 
-# %% ../nbs/12_cli.ipynb #67852086
+# %% ../nbs/12_cli.ipynb #2961df6c
 def _plain(o):
     "Dataclasses, tuples and paths as plain dicts, lists and strings (for YAML, JSON and checkpoints)."
     if is_dataclass(o): return {f.name: _plain(getattr(o, f.name)) for f in fields(o)}
@@ -218,7 +221,7 @@ def config_yaml(run: dict) -> str:
     "The resolved run config as YAML (what `--print-config` shows and each run writes to its folder)."
     return yaml.safe_dump({k: _plain(run[k]) for k in ('model', 'train', 'data')}, sort_keys=False)
 
-# %% ../nbs/12_cli.ipynb #5012eddc
+# %% ../nbs/12_cli.ipynb #80f41424
 def open_videos(data: str, dc: DataConfig, train: bool = True, seed: int = 0) -> Dataset:
     "Clips of `data` (a video folder, a file, or `sprites:N`) as a dataset of {'video': 3 f h w}."
     if str(data).startswith('sprites:'):
@@ -228,7 +231,7 @@ def open_videos(data: str, dc: DataConfig, train: bool = True, seed: int = 0) ->
     return VideoDataset(data, n_frames=dc.n_frames, stride=dc.stride, size=dc.size, random_start=dc.random_start and train,
                         skip_bad=dc.skip_bad)
 
-# %% ../nbs/12_cli.ipynb #6f5aa05e
+# %% ../nbs/12_cli.ipynb #5d92f296
 def is_latent_folder(data) -> bool: return (Path(data) / 'index.json').exists() if not str(data).startswith('sprites:') else False
 
 def LatentFolder(folder) -> LatentClips:
@@ -248,13 +251,13 @@ def load_checkpoint_file(path, what='checkpoint') -> dict:
     except Exception as e:
         raise RuntimeError(f"{what} {path} is corrupt or truncated ({type(e).__name__}); delete it and write it again") from e
 
-# %% ../nbs/12_cli.ipynb #a9367584
+# %% ../nbs/12_cli.ipynb #0e663431
 class StepProgressCB(Callback):
     "A fastprogress bar over the optimizer steps up to `total`; every `every` steps a line of averaged logs."
     order = 25                                                     # after DDPCB has averaged the logs
     def __init__(self, total: int, every: int = 50, main: bool = True, bar: Optional[bool] = None, log=print):
         self.total, self.every, self.main, self.log = total, max(1, every), main, log
-        self.bar = default(bar, lambda: sys.stdout.isatty())
+        self.bar = default(bar, lambda: not fp.NO_BAR)
     def before_fit(self, learn):
         self.s0, self.t0, self.sums, self.n, self.tl = learn.step, time.time(), {}, 0, time.time()
         self.pb = progress_bar(range(self.total - learn.step)) if self.main and self.bar else None
@@ -273,7 +276,7 @@ class StepProgressCB(Callback):
                                    '  '.join(f"{k} {v:.4g}" for k, v in row.items() if k != 'step'))
             self.sums, self.n, self.tl = {}, 0, now
 
-# %% ../nbs/12_cli.ipynb #581b4785
+# %% ../nbs/12_cli.ipynb #f5e624fb
 class TimeLimitCB(Callback):
     "End `fit` after `minutes` of training, at a step boundary (the checkpoint callback then saves)."
     order = SignalCB.order
@@ -293,7 +296,7 @@ def say(info: DistInfo, *args):
 def _diff(a: dict, b: dict) -> list:
     return [f"{k}: checkpoint {a.get(k)!r}, now {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
-# %% ../nbs/12_cli.ipynb #18568cad
+# %% ../nbs/12_cli.ipynb #5ac04025
 def train_run(model, ds, loss_func, run: dict, out, info: DistInfo, cbs=(), extra_config: Optional[dict] = None):
     "Train `model` on `ds` with `loss_func` as `run` says, checkpointing to `out/last.pt` and resuming from it; returns the Learner."
     tc, out, extra = run['train'], Path(out), list(cbs)
@@ -337,7 +340,7 @@ def trained(learn):
     "The weights to export: the EMA model if there is one, else the model."
     return learn.ema_model if exists(learn.ema_model) else learn.model
 
-# %% ../nbs/12_cli.ipynb #4c66be35
+# %% ../nbs/12_cli.ipynb #0f5dc61f
 def _setup(a, kind: str):
     "Shared start of the train commands: run config, process group, threads, seed, output folder."
     run = load_run_config(kind, a.config, (a.set or []) + ([f'train.steps={a.steps}'] if exists(a.steps) else []))
@@ -364,7 +367,7 @@ def cmd_train_vae(a):
         path = save_vae(vae.cpu(), Path(a.out) / 'vae.pt')
         say(info, f"saved {path} (latent scale factor {sf:.4f}; reconstruction PSNR {p:.2f} dB on {len(x)} training clips)")
 
-# %% ../nbs/12_cli.ipynb #0ab47d28
+# %% ../nbs/12_cli.ipynb #af0e3b61
 def cmd_encode(a):
     "Encode the videos of DATA with a trained VAE into latent shards in OUT (resumes at the first missing shard)."
     dc = build_config(DataConfig, parse_sets(a.set).get('data', {}), where='data')
@@ -376,7 +379,7 @@ def cmd_encode(a):
     names = [f'latents_{i:05d}.pt' for i in range(len(starts))]
     todo = [i for i in range(len(starts)) if i % info.world == info.rank and not (out / names[i]).exists()]
     say(info, f"encode: {len(ds)} clips from {a.data} -> {len(names)} shard(s) in {out}; {len(names) - len(todo)} already there")
-    for i in progress_bar(todo) if info.main and sys.stdout.isatty() else todo:
+    for i in progress_bar(todo):
         idx = range(starts[i], min(starts[i] + a.shard, len(ds)))
         with torch.no_grad():
             z = [vae.encode_latents(torch.stack([ds[j]['video'] for j in idx[k:k + a.bs]]).to(info.device),
@@ -390,7 +393,7 @@ def cmd_encode(a):
         atomic_write(out / 'index.json', lambda p: Path(p).write_text(json.dumps(idx, indent=1)))
         say(info, f"wrote {len(ds)} latents of shape {shape} to {out} (index.json)")
 
-# %% ../nbs/12_cli.ipynb #b2f90066
+# %% ../nbs/12_cli.ipynb #58390876
 def latents_for(a, run, info) -> LatentClips:
     "The training latents: DATA itself if it is an `olvdm encode` folder, else DATA's clips encoded with --vae now."
     if is_latent_folder(a.data): return LatentFolder(a.data)
@@ -400,7 +403,7 @@ def latents_for(a, run, info) -> LatentClips:
     lat = latent_dataset(vae, open_videos(a.data, replace(run['data'], random_start=False), seed=run['train'].seed), bs=16)
     return LatentClips(lat.data['latent'].cpu())
 
-# %% ../nbs/12_cli.ipynb #7dca783f
+# %% ../nbs/12_cli.ipynb #a336cbe6
 def cmd_train_slots(a):
     "Train the slot module on the frozen VAE's latents of DATA; writes OUT/last.pt and OUT/slots.pt."
     run, info = _setup(a, 'slots')
@@ -412,7 +415,7 @@ def cmd_train_slots(a):
     learn = train_run(LatentSlotModel(run['model']), lat, SlotLoss(n_frames=run['train'].frames_per_clip), run, a.out, info)
     if info.main: say(info, f"saved {save_slots(trained(learn).cpu(), Path(a.out) / 'slots.pt')}")
 
-# %% ../nbs/12_cli.ipynb #3aca3cd7
+# %% ../nbs/12_cli.ipynb #a0d192b6
 def cmd_train_ldm(a):
     "Train OLVDM's UNet on the latents of DATA with the frozen VAE and slot module; writes OUT/last.pt and OUT/olvdm.pt."
     run, info = _setup(a, 'ldm')
@@ -428,7 +431,7 @@ def cmd_train_ldm(a):
     learn = train_run(model, lat, olvdm_loss, run, a.out, info, cbs=[UNetEMACB()], extra_config=model.config_dict())
     if info.main: say(info, f"saved {save_olvdm(learn.model.cpu(), Path(a.out) / 'olvdm.pt', steps=learn.step)}")
 
-# %% ../nbs/12_cli.ipynb #696b8816
+# %% ../nbs/12_cli.ipynb #5982dd41
 def _save_clips(videos, out: Path, name: str, fps: float, scale: int) -> list:
     "Write clips `b 3 f h w` tiled as NAME.gif and NAME.mp4; returns the paths."
     return [save_gif(videos, out / f'{name}.gif', fps=fps, scale=scale), save_mp4(videos, out / f'{name}.mp4', fps=fps, scale=scale)]
@@ -446,7 +449,7 @@ def cmd_sample(a):
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     t = time.time()
     res = model.sample(a.n, frames=a.frames, steps=a.steps, sampler=a.sampler, return_masks=a.masks, seed=a.seed,
-                       eta=a.eta, progress=sys.stdout.isatty())
+                       eta=a.eta)
     videos, masks = (res if a.masks else (res, None))
     videos = videos.cpu()
     paths = _save_clips(videos, out, 'samples', a.fps, a.scale)
@@ -455,12 +458,7 @@ def cmd_sample(a):
     print(f"sampled {a.n} clips of {videos.shape[2]} frames ({a.sampler}, {a.steps} steps, λ={model.cfg.lam}) in {time.time() - t:.1f} s")
     for p in paths: print(f"  {p}")
 
-# %% ../nbs/12_cli.ipynb #c615e7f5
-def frame_change(videos) -> float:
-    "Mean absolute difference between consecutive frames of clips `b 3 f h w` (in [-1, 1] units)."
-    return (videos[:, :, 1:] - videos[:, :, :-1]).abs().mean().item()
-
-# %% ../nbs/12_cli.ipynb #00879c48
+# %% ../nbs/12_cli.ipynb #6bb6faa2
 CHECKPOINTS = dict(vae='vae_tiny.pt', slots='slots_tiny.pt', olvdm='olvdm_tiny.pt', lvdm='lvdm_tiny.pt')
 
 def _repo_data() -> Path:
@@ -477,7 +475,7 @@ def find_checkpoints(folder=None) -> dict:
                                 f"{', '.join(CHECKPOINTS.values())}, or run `olvdm demo --train` to train them (about 15 minutes)")
     return paths
 
-# %% ../nbs/12_cli.ipynb #3e23b48c
+# %% ../nbs/12_cli.ipynb #12fc0c01
 @torch.no_grad()
 def demo_metrics(vae, slots, videos, masks) -> dict:
     "Reconstruction PSNR of `vae` and FG-ARI / identity of `slots` on real clips `b 3 f h w` with instance maps `b f h w`."
@@ -487,7 +485,7 @@ def demo_metrics(vae, slots, videos, masks) -> dict:
     return dict(vae_psnr_db=psnr(rec, videos).mean().item(), slots_fg_ari_pixel=seg['fg_ari_pixel'],
                 slots_fg_ari_latent_grid=seg['fg_ari_grid'], slots_identity_consistency=seg['identity']), rec
 
-# %% ../nbs/12_cli.ipynb #4a169256
+# %% ../nbs/12_cli.ipynb #9da58ed1
 def run_demo(paths: dict, data, out, n: int = 4, steps: int = 20, seed: int = 0, sampler: str = 'dpmpp_2m',
              fps: float = 8, scale: int = 2) -> dict:
     "Sample from the OLVDM and baseline checkpoints in `paths`, score the VAE and slot module on `data`; write files to `out`."
@@ -498,25 +496,24 @@ def run_demo(paths: dict, data, out, n: int = 4, steps: int = 20, seed: int = 0,
     items = [real[i] for i in range(len(real))]
     videos, masks = torch.stack([o['video'] for o in items]), torch.stack([o['mask'] for o in items])
     metrics, rec = demo_metrics(vae, slots, videos, masks)
+    real_st = clip_stats(videos, vae, slots)
     files = dict(vae_reconstructions=save_gif([side_by_side(a, b) for a, b in zip(videos[:n], rec[:n])],
                                               out / 'vae_reconstructions.gif', fps=fps, scale=scale, ncols=1))
     samples = {}
     for name in ('olvdm', 'lvdm'):
         model = load_olvdm(paths[name])
-        samples[name], m = model.sample(n, steps=steps, sampler=sampler, seed=seed, return_masks=True, progress=sys.stdout.isatty())
+        samples[name], m = model.sample(n, steps=steps, sampler=sampler, seed=seed, return_masks=True)
         files[f'{name}_samples'] = _save_clips(samples[name], out, f'{name}_samples', fps, scale)
         if name == 'olvdm': files['olvdm_slot_masks'] = save_gif(_overlays(samples[name], m), out / 'olvdm_slot_masks.gif', fps=fps, scale=scale)
-        metrics[f'{name}_lambda'] = model.cfg.lam
+        metrics[name] = dict(lam=model.cfg.lam, **compare_stats(clip_stats(samples[name], vae, slots), real_st))
     files['olvdm_vs_lvdm'] = save_gif([side_by_side(a, b) for a, b in zip(samples['olvdm'], samples['lvdm'])],
                                       out / 'olvdm_vs_lvdm.gif', fps=fps, scale=scale, ncols=1)
-    ref = frame_change(videos)
-    metrics.update({f'{k}_flicker': frame_change(v) / ref for k, v in samples.items()}, real_frame_change=ref,
-                   n_samples=n, sampler=sampler, sampling_steps=steps, seed=seed, n_real_clips=len(real),
+    metrics.update(n_samples=n, sampler=sampler, sampling_steps=steps, seed=seed, n_real_clips=len(real),
                    checkpoints={k: str(v) for k, v in paths.items()}, data=str(data), seconds=round(time.time() - t0, 1))
     files['metrics'] = atomic_write(out / 'metrics.json', lambda p: Path(p).write_text(json.dumps(metrics, indent=1)))
     return dict(metrics=metrics, files=files)
 
-# %% ../nbs/12_cli.ipynb #9270fe12
+# %% ../nbs/12_cli.ipynb #77cbd2cb
 def _demo_train(a, folder: Path) -> dict:
     "Train the four demo models from scratch on generated sprites within about `a.minutes`; returns their paths."
     share = dict(vae=0.35, slots=0.25, olvdm=0.2, lvdm=0.2)
@@ -544,11 +541,11 @@ def cmd_demo(a):
     mt = res['metrics']
     print(f"\nolvdm demo ({mt['seconds']} s): VAE reconstruction PSNR {mt['vae_psnr_db']:.2f} dB, slot FG-ARI "
           f"{mt['slots_fg_ari_pixel']:.3f} on {mt['n_real_clips']} sprite clips; flicker (1 = like real clips) "
-          f"OLVDM {mt['olvdm_flicker']:.2f}, LVDM baseline {mt['lvdm_flicker']:.2f}")
+          f"OLVDM {mt['olvdm']['flicker_rel']:.2f}, LVDM baseline {mt['lvdm']['flicker_rel']:.2f}")
     for k, v in res['files'].items():
         for p in (v if isinstance(v, list) else [v]): print(f"  {k:20s} {p}")
 
-# %% ../nbs/12_cli.ipynb #e73e3327
+# %% ../nbs/12_cli.ipynb #e8ab35c9
 _EXAMPLES = {
     'train-vae': "olvdm train-vae data/sprites --out runs/vae --config configs/vae_tiny.yaml --set train.steps=500",
     'train-slots': "olvdm train-slots data/sprites --vae runs/vae/vae.pt --out runs/slots --set model.n_slots=5",
@@ -569,7 +566,7 @@ def _add_train_args(p, vae=False, slots=False):
     if vae: p.add_argument('--vae', help="trained VAE checkpoint (vae.pt from train-vae); not needed for an encode folder")
     if slots: p.add_argument('--slots', required=True, help="trained slot module (slots.pt from train-slots)")
 
-# %% ../nbs/12_cli.ipynb #566bfd62
+# %% ../nbs/12_cli.ipynb #617de4e2
 def build_parser() -> argparse.ArgumentParser:
     "The `olvdm` argument parser with one subparser per command."
     p = argparse.ArgumentParser(prog='olvdm', description="Object-centric latent video diffusion: train, encode, sample, demo.",
@@ -613,12 +610,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--seed', type=int, default=0); d.add_argument('--threads', type=int, default=0, help="torch threads (0: default)")
     return p
 
-# %% ../nbs/12_cli.ipynb #7799ed6c
+# %% ../nbs/12_cli.ipynb #16974e00
 def main(argv=None) -> int:
     "Entry point of the `olvdm` console script; returns the exit status."
     p = build_parser()
     a = p.parse_args(argv)
     if not getattr(a, 'func', None): p.print_help(); return 2
+    quiet = not sys.stdout.isatty() or int(os.environ.get('RANK', 0)) > 0     # log files, and ranks other than 0
+    no_bar, fp.NO_BAR = fp.NO_BAR, fp.NO_BAR or quiet                          # get no progress-bar redraws
     try:
         if getattr(a, 'print_config', False):
             print(config_yaml(load_run_config({'train-vae': 'vae', 'train-slots': 'slots', 'train-ldm': 'ldm'}[a.command],
@@ -630,7 +629,7 @@ def main(argv=None) -> int:
     except (ConfigError, FileNotFoundError, ValueError, RuntimeError, KeyError, ImportError) as e:
         if a.debug: raise
         print(f"olvdm {a.command}: error: {e}", file=sys.stderr, flush=True); return 2
-    finally: close_distributed()
+    finally: close_distributed(); fp.NO_BAR = no_bar
 
-# %% ../nbs/12_cli.ipynb #1cc99e93
+# %% ../nbs/12_cli.ipynb #54ea8bb3
 if __name__ == '__main__' and sys.argv[0].endswith('cli.py'): sys.exit(main())   # python -m olvdm.cli (not a notebook kernel)
