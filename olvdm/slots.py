@@ -37,6 +37,7 @@ class SlotConfig:
     iters_next: int = 1         # iterations on the frames after the first, with temporal propagation
     eps: float = 1e-8           # added to the attention before the weighted mean
     detach: bool = True         # implicit differentiation: no gradient through the iterations before the last
+    init: str = 'gaussian'      # initial slots: 'gaussian' (mu + sigma * noise) or 'learned' (one learned query per slot)
 
     @classmethod
     def tiny(cls, **kw):
@@ -52,13 +53,16 @@ class SlotConfig:
 class SlotAttention(nn.Module):
     "Slot Attention: `n t c` inputs -> (slots `n k d`, attention `n k t`, softmax over slots)."
     def __init__(self, dim: int, n_slots: int, iters: int = 3, hidden: int = 128, eps: float = 1e-8,
-                 in_dim: Optional[int] = None, detach: bool = False):
+                 in_dim: Optional[int] = None, detach: bool = False, init: str = 'gaussian'):
         super().__init__()
+        if init not in ('gaussian', 'learned'): raise ValueError(f"init should be 'gaussian' or 'learned', got {init!r}")
         in_dim = default(in_dim, dim)
         self.dim, self.n_slots, self.iters, self.eps, self.scale = dim, n_slots, iters, eps, dim ** -0.5
-        self.detach = detach
-        self.mu = nn.Parameter(torch.randn(1, 1, dim) * dim ** -0.5)
-        self.log_sigma = nn.Parameter(torch.full((1, 1, dim), -1.))
+        self.detach, self.init = detach, init
+        if init == 'learned': self.queries = nn.Parameter(torch.randn(1, n_slots, dim) * dim ** -0.5)
+        else:
+            self.mu = nn.Parameter(torch.randn(1, 1, dim) * dim ** -0.5)
+            self.log_sigma = nn.Parameter(torch.full((1, 1, dim), -1.))
         self.norm_in, self.norm_slots, self.norm_mlp = nn.LayerNorm(in_dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.to_q = nn.Linear(dim, dim, bias=False)
         self.to_k, self.to_v = nn.Linear(in_dim, dim, bias=False), nn.Linear(in_dim, dim, bias=False)
@@ -67,6 +71,7 @@ class SlotAttention(nn.Module):
 
     def init_slots(self, n: int, generator: Optional[torch.Generator] = None, deterministic: bool = False):
         "`n k d` initial slots mu + exp(log_sigma) * noise; with `deterministic` the noise has a fixed seed."
+        if self.init == 'learned': return self.queries.expand(n, -1, -1)  # n k d
         mu = self.mu.expand(n, self.n_slots, -1)                         # n k d
         if deterministic and not exists(generator): generator = torch.Generator(mu.device).manual_seed(0)
         noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
@@ -118,7 +123,7 @@ class FrameSlots(nn.Module):
         self.conv = nn.Conv2d(c, e, cfg.enc_kernel, padding=cfg.enc_kernel // 2)
         self.pos = SoftPositionEmbed(e)
         self.mlp = nn.Sequential(nn.LayerNorm(e), nn.Linear(e, e), nn.ReLU(), nn.Linear(e, cfg.dim))
-        self.attn = SlotAttention(cfg.dim, cfg.n_slots, cfg.iters, cfg.mlp_hidden, cfg.eps, detach=cfg.detach)
+        self.attn = SlotAttention(cfg.dim, cfg.n_slots, cfg.iters, cfg.mlp_hidden, cfg.eps, detach=cfg.detach, init=cfg.init)
         if cfg.temporal:
             self.predictor = nn.Sequential(nn.LayerNorm(cfg.dim), nn.Linear(cfg.dim, cfg.mlp_hidden), nn.ReLU(),
                                            nn.Linear(cfg.mlp_hidden, cfg.dim))
