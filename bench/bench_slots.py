@@ -59,6 +59,20 @@ class TimedEvalCB(Callback):
         self.paused += time.time() - t1
 
 
+def pick_threads(cfg, z, steps=6):
+    "The faster of 1 and 2 torch threads for training steps on latents `z` (a throwaway model)."
+    times = {}
+    for n in (2, 1, 2, 1):
+        torch.set_num_threads(n)
+        m = LatentSlotModel(cfg); opt = torch.optim.Adam(m.parameters())
+        t = time.time()
+        for _ in range(steps):
+            loss = F.mse_loss(m(z)['recon'], z); opt.zero_grad(); loss.backward(); opt.step()
+        times[n] = min(times.get(n, 1e9), (time.time() - t) / steps)
+    print(f"seconds per step: {times}", flush=True)
+    return min(times, key=times.get)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--vae', default='runs/vae_tiny.pt'); p.add_argument('--interim', action='store_true', help='pixel-unshuffle latents instead of a VAE')
@@ -70,10 +84,11 @@ def main():
     p.add_argument('--bs', type=int, default=16)
     p.add_argument('--n_frames', type=int, default=2, help='random frames per clip in each batch')
     p.add_argument('--n_train', type=int, default=512); p.add_argument('--n_valid', type=int, default=32)
-    p.add_argument('--threads', type=int, default=2); p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--threads', type=int, default=2, help='torch threads; 0: time a few steps with 1 and 2 threads and keep the faster (on a busy machine 1 can win)')
+    p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default='runs/slots_tiny.pt')
     a = p.parse_args()
-    torch.set_num_threads(a.threads); set_seed(a.seed)
+    torch.set_num_threads(max(a.threads, 1)); set_seed(a.seed)
     if a.interim: vae = Unshuffle()
     else:
         from olvdm.vae import load_vae
@@ -101,6 +116,8 @@ def main():
         return {k: round(v, 4) for k, v in s.items()}
 
     cfg = SlotConfig.tiny(in_channels=train.data['latent'].shape[1], **json.loads(a.cfg))
+    if a.threads == 0: a.threads = pick_threads(cfg, train.data['latent'][:a.bs, :, :a.n_frames])
+    torch.set_num_threads(a.threads); set_seed(a.seed)
     model = LatentSlotModel(cfg)
     dls = DataLoaders.from_datasets(train, bs=a.bs)
     timed = TimedEvalCB(score, a.minutes, a.every)
