@@ -35,7 +35,9 @@ class VAEConfig:
     f_s: int = 8                    # spatial factor: h' = h / f_s, must be 2 ** (len(ch_mult) - 1)
     enc_blocks: int = 1             # residual blocks per encoder level
     dec_blocks: int = 2             # residual blocks per decoder level
-    mid_blocks: int = 0             # full 3x3x3 residual blocks at the latent resolution, in encoder and decoder each
+    mid_blocks: int = 0             # residual blocks at the latent resolution, in encoder and decoder each
+    mid_kt: int = 3                 # temporal kernel of those blocks and of the convs next to the latent
+    mirror: bool = False            # decoder level = encoder's channels at the same resolution (LDM); False: LVDM's, one level deeper
     t_kernel: int = 3               # temporal kernel of the other 3x3 convs (1 = per-frame, cheap at high resolution)
     down_kernel: int = 4            # kernel of the strided convs (and of the transposed convs)
     kt_nostride: int = 4            # their temporal kernel on levels that keep the frame count (LVDM: 4; 1 = per frame)
@@ -58,9 +60,10 @@ class VAEConfig:
 
     @classmethod
     def tiny(cls, **kw):
-        "Small enough to train on a CPU in minutes on 16x64x64 clips: f_t=1, f_s=4, 4 latent channels."
-        return cls(**{**dict(hidden=16, ch_mult=(1, 2, 4), f_t=1, f_s=4, enc_blocks=1, dec_blocks=1, mid_blocks=1,
-                             t_kernel=1, kt_nostride=1, out_norm=True, l1=1.0, l2=1.0), **kw})
+        "Small enough to train on a CPU in minutes on 16x64x64 clips: f_t=1, f_s=4, 8 latent channels."
+        return cls(**{**dict(hidden=16, ch_mult=(1, 2, 4), z_channels=8, f_t=1, f_s=4, enc_blocks=1, dec_blocks=1,
+                             mid_blocks=1, mid_kt=1, mirror=True, t_kernel=1, kt_nostride=1, out_norm=True,
+                             l1=1.0, l2=1.0), **kw})
 
     @classmethod
     def lvdm(cls, **kw):
@@ -143,8 +146,9 @@ class Encoder(nn.Module):
             k, s = cfg.down_kernel, 2 if i < n_t else 1
             down = Conv3d(ci, co, (k if s == 2 else cfg.kt_nostride, k, k), (s, 2, 2))
             self.levels.append(nn.Sequential(down, *[ResBlock(co, groups=g, kt=kt) for _ in range(cfg.enc_blocks)]))
-        self.mid = nn.Sequential(*[ResBlock(chs[-1], groups=g) for _ in range(cfg.mid_blocks)])
-        self.out = nn.Sequential(FrameNorm(chs[-1], g), nn.SiLU(), Conv3d(chs[-1], 2 * cfg.z_channels, 3))
+        km = (cfg.mid_kt, 3, 3)
+        self.mid = nn.Sequential(*[ResBlock(chs[-1], groups=g, kt=cfg.mid_kt) for _ in range(cfg.mid_blocks)])
+        self.out = nn.Sequential(FrameNorm(chs[-1], g), nn.SiLU(), Conv3d(chs[-1], 2 * cfg.z_channels, km))
 
     def forward(self, x):                                             # b 3 f h w
         h = self.conv_in(x)                                           # b ch0 f h w
@@ -158,11 +162,12 @@ class Decoder(nn.Module):
         super().__init__()
         chs, n_t = [cfg.hidden * m for m in cfg.ch_mult], int(math.log2(cfg.f_t))
         kt, g, ci = cfg.t_kernel, cfg.groups, cfg.z_channels
-        self.mid = nn.Sequential(*([Conv3d(ci, chs[-1], 3)] if cfg.mid_blocks else []),
-                                 *[ResBlock(chs[-1], groups=g) for _ in range(cfg.mid_blocks)])
+        km = (cfg.mid_kt, 3, 3)
+        self.mid = nn.Sequential(*([Conv3d(ci, chs[-1], km)] if cfg.mid_blocks else []),
+                                 *[ResBlock(chs[-1], groups=g, kt=cfg.mid_kt) for _ in range(cfg.mid_blocks)])
         ci = chs[-1] if cfg.mid_blocks else ci
         self.levels = nn.ModuleList()
-        for i, co in enumerate(reversed(chs[1:])):
+        for i, co in enumerate(reversed(chs[:-1] if cfg.mirror else chs[1:])):
             k, s = cfg.down_kernel, 2 if i < n_t else 1
             up = (ConvT3d(ci, co, (k if s == 2 else cfg.kt_nostride, k, k), (s, 2, 2)) if cfg.up == 'convt'
                   else Upsample(ci, co, (s, 2, 2)))
