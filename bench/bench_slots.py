@@ -12,7 +12,7 @@ and a JSON curve.
     # without a VAE checkpoint, an interim stand-in latent (4x4 pixel-unshuffle, 48 channels):
     flock /tmp/olvdm-heavy.lock nice python bench/bench_slots.py --interim --minutes 30
 """
-import argparse, json, math, time
+import argparse, json, math, os, time
 from pathlib import Path
 
 import torch
@@ -39,7 +39,9 @@ class TimedEvalCB(Callback):
     order = 20
     def __init__(self, score, minutes, every=2.0, warmup=300, log=print):
         self.score, self.total, self.every, self.warmup, self.log, self.curve = score, minutes * 60, every * 60, warmup, log, []
-    def before_fit(self, learn): self.lr0, self.t0, self.paused, self.next, self.losses = learn.opt.param_groups[0]['lr'], time.time(), 0., 0., []
+    def before_fit(self, learn):
+        self.lr0, self.t0, self.paused, self.next, self.losses = learn.opt.param_groups[0]['lr'], time.time(), 0., 0., []
+        self.c0, self.cpu_paused = time.process_time(), 0.     # CPU seconds of this process, to report next to wall time
     def before_batch(self, learn):
         if not learn.training: return
         t = time.time() - self.t0 - self.paused
@@ -52,11 +54,12 @@ class TimedEvalCB(Callback):
     def after_fit(self, learn):
         if not self.curve or self.curve[-1]['step'] != learn.step: self.evaluate(learn, time.time() - self.t0 - self.paused)
     def evaluate(self, learn, t):
-        t1 = time.time()
-        row = dict(minutes=round(t / 60, 2), step=learn.step, loss=round(sum(self.losses[-200:]) / len(self.losses[-200:]), 5) if self.losses else float('nan'), **self.score(learn.model))
+        t1, c1 = time.time(), time.process_time()
+        cpu = (c1 - self.c0 - self.cpu_paused) / 60 / torch.get_num_threads()   # core-minutes per thread used
+        row = dict(minutes=round(t / 60, 2), cpu_minutes=round(cpu, 2), load=round(os.getloadavg()[0], 1), step=learn.step, loss=round(sum(self.losses[-200:]) / len(self.losses[-200:]), 5) if self.losses else float('nan'), **self.score(learn.model))
         self.curve.append(row)
         self.log('  '.join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
-        self.paused += time.time() - t1
+        self.paused += time.time() - t1; self.cpu_paused += time.process_time() - c1
 
 
 def pick_threads(cfg, z, steps=6):
@@ -107,7 +110,7 @@ def main():
         for it in [None] + ([a.eval_iters] if a.eval_iters else []):
             out = model(zv, deterministic=True, iters=it)
             r = segmentation_scores(out['masks'], mv)
-            if not a.interim: r['fg_ari_pixel_vae'] = segmentation_scores(out['masks'], mv, pixel_masks(out, vae, vv))['fg_ari_pixel']
+            if not a.interim and it is None: r['fg_ari_pixel_vae'] = segmentation_scores(out['masks'], mv, pixel_masks(out, vae, vv))['fg_ari_pixel']
             s.update({(k if it is None else f"{k}@{it}"): v for k, v in r.items()})
         # slots carried over all 16 consecutive frames (propagate=True): identities over time
         r = segmentation_scores(model(valid.data['latent'], deterministic=True, propagate=True)['masks'], valid.data['mask'])
