@@ -8,7 +8,8 @@ VAE decoder, see `pixel_masks`), and slot identity consistency; also, with slots
 other clips and the held-out pixel FG-ARI through the VAE is reported with it. Prints the curve, saves the model
 and a JSON curve.
 
-    flock /tmp/olvdm-heavy.lock nice python bench/bench_slots.py --vae runs/vae_tiny.pt --minutes 30
+    cp runs/vae_tiny.pt runs/slots_tiny_vae.pt   # keep the VAE the slot model is trained on
+    flock /tmp/olvdm-heavy.lock nice -n 5 python bench/bench_slots.py --vae runs/slots_tiny_vae.pt --minutes 30 --eval_iters 5 --threads 0
     # without a VAE checkpoint, an interim stand-in latent (4x4 pixel-unshuffle, 48 channels):
     flock /tmp/olvdm-heavy.lock nice python bench/bench_slots.py --interim --minutes 30
 """
