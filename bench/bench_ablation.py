@@ -168,6 +168,8 @@ def main():
     st_real, st_real2 = clip_stats(real, vae, slots, true), clip_stats(real2, vae, slots)
     res['metrics']['real (set 2 vs set 1)'] = compare_stats(st_real2, st_real)
     res['real_identity_true'] = st_real['identity_true'].mean().item()
+    with torch.no_grad():                                                  # the consistency term on real latents: its floor
+        res['real_consistency'] = arm_config(a, 1)[1].consistency.loss(slots.encoder(z_held, deterministic=True)[0]).item()
     st_gen = {name: clip_stats(v, vae, slots) for name, v in samples.items()}
     for name, st in st_gen.items(): res['metrics'][name] = compare_stats(st, st_real)
     if len(st_gen) == 2: res['fd_between_arms'] = frechet_distance(*[st['features'] for st in st_gen.values()])
@@ -179,6 +181,7 @@ def main():
     print(f"{'real (set 1)':26s} " + ' '.join(f"{st_real[k].float().mean().item() if k in st_real else float('nan'):19.4f}" for k in keys))
     for name, m in res['metrics'].items(): print(f"{name:26s} " + ' '.join(f"{m[k]:19.4f}" for k in keys))
     if 'fd_between_arms' in res: print(f"Fréchet distance between the two arms' samples: {res['fd_between_arms']:.4f}")
+    print(f"consistency term on real latents (x0 itself): {res['real_consistency']:.4f}")
     print(f"real clips' labelled slot identity consistency (true masks): {res['real_identity_true']:.3f}; "
           f"total {res['total_seconds']} s; wrote {out_json}")
 

@@ -6,7 +6,7 @@
 __all__ = ['OLVDMConfig', 'OLVDM', 'batch_latents', 'frame_slots', 'olvdm_loss', 'update_ema', 'decode_clips', 'sample_olvdm',
            'save_olvdm', 'olvdm_from_config', 'load_olvdm', 'BudgetCB', 'UNetEMACB', 'train_ldm']
 
-# %% ../nbs/10_olvdm.ipynb #441a97ed
+# %% ../nbs/10_olvdm.ipynb #889fa7d7
 import math
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -28,7 +28,7 @@ from .slots import LatentClips, LatentSlotModel, SlotConfig, latent_dataset
 from .unet3d import UNet3D, UNetConfig
 from .vae import VAEConfig, VideoVAE
 
-# %% ../nbs/10_olvdm.ipynb #d3839b75
+# %% ../nbs/10_olvdm.ipynb #09a8b5f6
 def _dataclass_from_dict(cls, d: dict, name: str):
     "Build dataclass `cls` from dict `d`, with an error naming unknown keys; lists become tuples."
     if isinstance(d, cls): return d
@@ -38,7 +38,7 @@ def _dataclass_from_dict(cls, d: dict, name: str):
         raise ValueError(f"unknown {name} keys {bad}; {cls.__name__} has: {', '.join(sorted(known))}")
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
-# %% ../nbs/10_olvdm.ipynb #d56feb10
+# %% ../nbs/10_olvdm.ipynb #81b2589a
 @dataclass
 class OLVDMConfig:
     "Denoiser, diffusion and consistency settings of an `OLVDM`. Presets: `OLVDMConfig.tiny()`, `.small()`, `.lvdm()`."
@@ -87,7 +87,7 @@ class OLVDMConfig:
     def make_schedule(self) -> NoiseSchedule:
         return NoiseSchedule.linear(self.T) if self.schedule == 'linear' else NoiseSchedule.cosine(self.T)
 
-# %% ../nbs/10_olvdm.ipynb #71816fc0
+# %% ../nbs/10_olvdm.ipynb #c0e9009d
 class OLVDM(nn.Module):
     "Frozen `vae` + trainable `unet` (and its EMA) + frozen `slots`: `loss(batch)` trains, `sample(n, ...)` generates."
     def __init__(self, vae: VideoVAE, slots: LatentSlotModel, cfg: Optional[OLVDMConfig] = None):
@@ -114,7 +114,7 @@ class OLVDM(nn.Module):
 
     def extra_repr(self): return f"λ={self.cfg.lam}, t_max={self.cfg.t_max}, {self.cfg.parameterization}, {self.cfg.loss_type}"
 
-# %% ../nbs/10_olvdm.ipynb #c9f21a94
+# %% ../nbs/10_olvdm.ipynb #fd74b369
 @torch.no_grad()
 def _encode(vae: VideoVAE, x): return vae.encode_latents(x)
 
@@ -131,12 +131,12 @@ def batch_latents(model: OLVDM, batch) -> torch.Tensor:
     check_shape(z, 'b c f h w', name='latents', c=model.vae.cfg.z_channels)
     return z
 
-# %% ../nbs/10_olvdm.ipynb #0949633b
+# %% ../nbs/10_olvdm.ipynb #2679bd2c
 def frame_slots(model: OLVDM, z) -> tuple:
     "Slots `b f k d` and attention `b f k h w` of latents `b c f h w` from the frozen slot encoder (deterministic init)."
     return model.slots.encoder(z, deterministic=True, propagate=model.cfg.slot_propagate)
 
-# %% ../nbs/10_olvdm.ipynb #fb1aaaaa
+# %% ../nbs/10_olvdm.ipynb #d3122098
 def olvdm_loss(model: OLVDM, batch, t=None, noise=None, generator=None) -> dict:
     "`Learner` loss: diffusion loss + λ · slot consistency of x̂0's slots over the samples with t < t_max (gated-off ones count 0)."
     cfg, z0 = model.cfg, batch_latents(model, batch)
@@ -149,7 +149,7 @@ def olvdm_loss(model: OLVDM, batch, t=None, noise=None, generator=None) -> dict:
     loss = d.loss + cfg.lam * cfg.consistency.weight * cons
     return dict(loss=loss, diffusion=d.loss.detach(), consistency=cons.detach(), gated=gate.float().mean())
 
-# %% ../nbs/10_olvdm.ipynb #5d273f5b
+# %% ../nbs/10_olvdm.ipynb #d7bdbd5c
 @torch.no_grad()
 def update_ema(model: OLVDM):
     "One EMA step of `model.ema` towards `model.unet`, decay `min(ema_decay, (1+n)/(10+n))` at update n."
@@ -159,13 +159,13 @@ def update_ema(model: OLVDM):
     for e, p in zip(model.ema.buffers(), model.unet.buffers()): e.copy_(p)
     model.ema_steps += 1
 
-# %% ../nbs/10_olvdm.ipynb #e627215f
+# %% ../nbs/10_olvdm.ipynb #45347d99
 @torch.no_grad()
 def decode_clips(model: OLVDM, z, bs: int = 8) -> torch.Tensor:
     "Clips `b 3 f H W` in [-1, 1] from scaled latents, `bs` at a time."
     return torch.cat([model.vae.decode_latents(zz) for zz in z.split(bs)]).clamp(-1, 1)
 
-# %% ../nbs/10_olvdm.ipynb #6fdf3fe4
+# %% ../nbs/10_olvdm.ipynb #465b9b0c
 @torch.no_grad()
 def sample_olvdm(model: OLVDM, n: int = 4, frames: Optional[int] = None, steps: Optional[int] = None, sampler: str = 'dpmpp_2m',
                  return_masks: bool = False, seed: Optional[int] = None, use_ema: bool = True, eta: float = 0.,
@@ -185,7 +185,7 @@ def sample_olvdm(model: OLVDM, n: int = 4, frames: Optional[int] = None, steps: 
     if return_latents: out.append(z)
     return out[0] if len(out) == 1 else tuple(out)
 
-# %% ../nbs/10_olvdm.ipynb #7a55343b
+# %% ../nbs/10_olvdm.ipynb #f25e749e
 @patch
 def sample(self: OLVDM, n: int = 4, frames: Optional[int] = None, steps: Optional[int] = None, sampler: str = 'dpmpp_2m',
            return_masks: bool = False, seed: Optional[int] = None, **kwargs):
@@ -197,12 +197,12 @@ def loss(self: OLVDM, batch, **kwargs) -> dict:
     "`olvdm_loss(self, batch)`: dict(loss, diffusion, consistency, gated)."
     return olvdm_loss(self, batch, **kwargs)
 
-# %% ../nbs/10_olvdm.ipynb #ff022e2a
+# %% ../nbs/10_olvdm.ipynb #00f1e29b
 def save_olvdm(model: OLVDM, path, **meta) -> Path:
     "Write all three parts, the EMA and their configs to `path` atomically; `meta` (plain data) is stored alongside."
     return atomic_save(dict(kind='olvdm.model.OLVDM', config=model.config_dict(), state_dict=model.state_dict(), meta=meta), path)
 
-# %% ../nbs/10_olvdm.ipynb #94a1b34a
+# %% ../nbs/10_olvdm.ipynb #7cc36836
 def olvdm_from_config(config: dict) -> OLVDM:
     "An untrained `OLVDM` built from `model.config_dict()` (keys 'olvdm', 'vae', 'slots')."
     if not isinstance(config, dict) or not {'olvdm', 'vae', 'slots'} <= set(config):
@@ -211,7 +211,7 @@ def olvdm_from_config(config: dict) -> OLVDM:
     slots = LatentSlotModel(_dataclass_from_dict(SlotConfig, config['slots'], 'slots'))
     return OLVDM(vae, slots, OLVDMConfig.from_dict(config['olvdm']))
 
-# %% ../nbs/10_olvdm.ipynb #25bd615e
+# %% ../nbs/10_olvdm.ipynb #e093b692
 def load_olvdm(path, map_location='cpu') -> OLVDM:
     "Rebuild an `OLVDM` (in eval mode) from `save_olvdm`'s file or a `train_ldm` Learner checkpoint."
     path = Path(path)
@@ -231,7 +231,7 @@ def load_olvdm(path, map_location='cpu') -> OLVDM:
     model.meta = sd.get('meta', {})
     return model.eval()
 
-# %% ../nbs/10_olvdm.ipynb #e89304e1
+# %% ../nbs/10_olvdm.ipynb #30dd6a62
 class BudgetCB(Callback):
     "Stop at `max_steps` or after `minutes`; warmup then cosine lr over the budget; `trace` of the logs at every step."
     order = -5
@@ -257,7 +257,7 @@ class UNetEMACB(Callback):
     "`update_ema(learn.model)` after every optimizer step."
     def after_step(self, learn): update_ema(learn.model)
 
-# %% ../nbs/10_olvdm.ipynb #b9eb0e7f
+# %% ../nbs/10_olvdm.ipynb #2704c0d2
 def _ldm_dls(model: OLVDM, data, bs: int) -> DataLoaders:
     "DataLoaders of latents from `data`: DataLoaders (as they are), a dataset of latents, or a dataset of clips (encoded once)."
     if isinstance(data, DataLoaders): return data
@@ -269,7 +269,7 @@ def _ldm_dls(model: OLVDM, data, bs: int) -> DataLoaders:
     if 'latent' not in item: data = latent_dataset(model.vae, data, bs=max(bs, 16))
     return DataLoaders.from_datasets(data, bs=bs)
 
-# %% ../nbs/10_olvdm.ipynb #02c9d3f4
+# %% ../nbs/10_olvdm.ipynb #4d1c9a18
 def train_ldm(model: OLVDM, data, steps: Optional[int] = None, minutes: Optional[float] = None, bs: int = 8, lr: float = 2e-4,
               warmup: int = 100, seed: int = 0, clip: float = 1.0, ckpt=None, save_every: Optional[int] = None,
               resume: bool = False, progress: bool = True, cbs=(), device=None) -> Learner:
