@@ -2,11 +2,12 @@
 
 Trains `LatentSlotModel` (olvdm.slots) on the latents of 64x64 sprite clips with 2-4 objects, and every `--every`
 minutes of training time scores 32 held-out clips (seeds 1,000,000+, every 4th frame): FG-ARI on the latent grid
-(true ids by majority vote), FG-ARI at pixels (masks upsampled bilinearly; and, with a VAE, refined through the
-VAE decoder, see `pixel_masks`), and slot identity consistency; also, with slots carried over all 16 frames
-(`propagate=True`), FG-ARI on the grid and identity consistency. After training, `pixel_masks`' sigma is chosen on 8
-other clips and the held-out pixel FG-ARI through the VAE is reported with it. Prints the curve, saves the model
-and a JSON curve.
+(true ids by majority vote), FG-ARI at pixels (masks upsampled bilinearly; and, with a VAE, upsampled guided by the
+VAE's decoding of the latent, i.e. from latents alone, see `pixel_masks`), and slot identity
+consistency; also, with slots carried over all 16 frames (`propagate=True`), FG-ARI on the grid and identity
+consistency. At the end, the pixel-mask options (guide: decoded latents or the video; sigma; or the slot-image
+mixture) are chosen on 8 other clips and scored on the held-out ones. Prints the curve, saves the model and a JSON
+curve; `--eval_only` scores a saved model again.
 
     cp runs/vae_tiny.pt runs/slots_tiny_vae.pt   # keep the VAE the slot model is trained on
     flock /tmp/olvdm-heavy.lock nice -n 5 python bench/bench_slots.py --vae runs/slots_tiny_vae.pt --minutes 30 --eval_iters 5 --threads 0
@@ -25,7 +26,7 @@ from olvdm.core import DataLoaders, set_seed
 from olvdm.data import SpritesDataset
 from olvdm.learner import Callback, CancelFitException, GradClipCB, Learner
 from olvdm.slot_metrics import segmentation_scores
-from olvdm.slots import LatentSlotModel, SlotConfig, SlotLoss, latent_dataset, pixel_masks, save_slots
+from olvdm.slots import LatentSlotModel, SlotConfig, SlotLoss, latent_dataset, load_slots, pixel_masks, save_slots
 
 
 class Unshuffle(nn.Module):
@@ -91,6 +92,7 @@ def main():
     p.add_argument('--threads', type=int, default=2, help='torch threads; 0: time a few steps with 1 and 2 threads and keep the faster (on a busy machine 1 can win)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default='runs/slots_tiny.pt')
+    p.add_argument('--eval_only', default='', help='score this saved model (no training) and add final_scores to its JSON')
     a = p.parse_args()
     torch.set_num_threads(max(a.threads, 1)); set_seed(a.seed)
     if a.interim: vae = Unshuffle()
@@ -99,7 +101,7 @@ def main():
         vae = load_vae(a.vae)
     t0 = time.time()
     kw = dict(n_frames=16, size=64, n_objects=(2, 4))
-    train = latent_dataset(vae, SpritesDataset(a.n_train, seed=a.seed, **kw), bs=32)
+    train = latent_dataset(vae, SpritesDataset(a.n_train if not a.eval_only else 1, seed=a.seed, **kw), bs=32)
     valid = latent_dataset(vae, SpritesDataset(a.n_valid, seed=1_000_000, **kw), bs=32, keep_video=True)
     print(f"latents: {train}, {valid} in {time.time() - t0:.0f} s")
     zv, mv, vv = (valid.data[k][:, :, ::4] if k != 'mask' else valid.data[k][:, ::4] for k in ('latent', 'mask', 'video'))
@@ -111,13 +113,47 @@ def main():
         for it in [None] + ([a.eval_iters] if a.eval_iters else []):
             out = model(zv, deterministic=True, iters=it)
             r = segmentation_scores(out['masks'], mv)
-            if not a.interim and it is None: r['fg_ari_pixel_vae'] = segmentation_scores(out['masks'], mv, pixel_masks(out, vae, vv))['fg_ari_pixel']
+            if not a.interim and it is None:   # pixel masks from latents alone: guided by the VAE's decoding of out['recon']
+                r['fg_ari_pixel_guided'] = segmentation_scores(out['masks'], mv, pixel_masks(out, vae, latent=zv))['fg_ari_pixel']
             s.update({(k if it is None else f"{k}@{it}"): v for k, v in r.items()})
         # slots carried over all 16 consecutive frames (propagate=True): identities over time
         r = segmentation_scores(model(valid.data['latent'], deterministic=True, propagate=True)['masks'], valid.data['mask'])
         s.update(fg_ari_grid_prop=r['fg_ari_grid'], identity_prop=r['identity'])
         model.train()
         return {k: round(v, 4) for k, v in s.items()}
+
+    @torch.no_grad()
+    def final_scores(model):
+        "Held-out scores of the final model, pixel-mask options chosen on 8 other clips (seeds 2,000,000+)."
+        model.eval()
+        res = dict(score(model))
+        if a.interim: return res
+        tune = latent_dataset(vae, SpritesDataset(8, seed=2_000_000, **kw), bs=32, keep_video=True)
+        zt, mt, vt = tune.data['latent'][:, :, ::4], tune.data['mask'][:, ::4], tune.data['video'][:, :, ::4]
+        ot, ov = model(zt, deterministic=True), model(zv, deterministic=True)
+        options = {('guided', sg): dict(mode='guided', sigma=sg) for sg in (0.05, 0.1, 0.2, 0.4)}
+        options.update({('slots', sg): dict(mode='slots', sigma=sg) for sg in (0.1, 0.3, 1.0)})
+        for name, guide in (('decoded', None), ('video', True)):   # guide: VAE decoding of the latent, or the video
+            for (mode, sg), o in options.items():
+                if mode == 'slots' and guide is None: continue        # needs the video
+                fit = segmentation_scores(ot['masks'], mt, pixel_masks(ot, vae, vt if guide else None, latent=zt, **o))['fg_ari_pixel']
+                res.setdefault('tuning', {})[f"{mode}/{name}/sigma={sg}"] = round(fit, 4)
+        for prefix in ('guided/decoded', 'guided/video', 'slots/video'):
+            best = max((k for k in res['tuning'] if k.startswith(prefix)), key=res['tuning'].get)
+            o = dict(mode=prefix.split('/')[0], sigma=float(best.split('=')[1]))
+            pm = pixel_masks(ov, vae, vv if prefix.endswith('video') else None, latent=zv, **o)
+            res[f"fg_ari_pixel_{prefix.replace('/', '_')}"] = round(segmentation_scores(ov['masks'], mv, pm)['fg_ari_pixel'], 4)
+            res[f"sigma_{prefix.replace('/', '_')}"] = o['sigma']
+        return res
+
+    if a.eval_only:
+        model = load_slots(a.eval_only)
+        js = Path(a.eval_only).with_suffix('.json')
+        res = json.loads(js.read_text()) if js.exists() else {}
+        res['final_scores'] = final_scores(model)
+        res['final_scores_note'] = f"bench_slots.py --eval_only {a.eval_only} --vae {a.vae}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        js.write_text(json.dumps(res, indent=1))
+        print(json.dumps(res['final_scores'], indent=1)); return
 
     cfg = SlotConfig.tiny(in_channels=train.data['latent'].shape[1], **json.loads(a.cfg))
     if a.threads == 0: a.threads = pick_threads(cfg, train.data['latent'][:a.bs, :, :a.n_frames])
@@ -129,15 +165,8 @@ def main():
     learn.fit(10_000, valid=False)
     save_slots(model, a.out)
     res = dict(args=vars(a), config=cfg.__dict__, latent='interim pixel-unshuffle' if a.interim else a.vae, curve=timed.curve)
-    if not a.interim:   # pixel_masks' sigma chosen on 8 other clips (seeds 2,000,000+), then scored on the held-out ones
-        tune = latent_dataset(vae, SpritesDataset(8, seed=2_000_000, **kw), bs=32, keep_video=True)
-        zt, mt, vt = tune.data['latent'][:, :, ::4], tune.data['mask'][:, ::4], tune.data['video'][:, :, ::4]
-        with torch.no_grad():
-            model.eval(); ot, ov = model(zt, deterministic=True), model(zv, deterministic=True)
-            fit = {sg: segmentation_scores(ot['masks'], mt, pixel_masks(ot, vae, vt, sigma=sg))['fg_ari_pixel'] for sg in (0.05, 0.1, 0.2, 0.3, 0.5, 1.0)}
-            best = max(fit, key=fit.get)
-            res['pixel_vae_tuned'] = dict(sigma=best, tune=fit, fg_ari_pixel_vae=segmentation_scores(ov['masks'], mv, pixel_masks(ov, vae, vv, sigma=best))['fg_ari_pixel'])
-        print(f"pixel_masks sigma on tuning clips: {fit}; held-out FG-ARI at pixels through the VAE with sigma={best}: {res['pixel_vae_tuned']['fg_ari_pixel_vae']:.4f}")
+    res['final_scores'] = final_scores(model)
+    print(f"final scores: {res['final_scores']}")
     Path(a.out).with_suffix('.json').write_text(json.dumps(res, indent=1))
     print(f"saved {a.out}; final: {timed.curve[-1]}")
 

@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['SlotConfig', 'SlotAttention', 'pos_grid', 'SoftPositionEmbed', 'FrameSlots', 'SpatialBroadcastDecoder',
-           'LatentSlotModel', 'SlotLoss', 'LatentClips', 'latent_dataset', 'save_slots', 'load_slots', 'pixel_masks']
+           'LatentSlotModel', 'SlotLoss', 'LatentClips', 'latent_dataset', 'save_slots', 'load_slots',
+           'guided_upsample', 'pixel_masks']
 
 # %% ../nbs/06_slots.ipynb #fa3b93bb
 from dataclasses import asdict, dataclass, fields
@@ -258,15 +259,45 @@ def load_slots(path, map_location='cpu') -> LatentSlotModel:
     return model.eval()
 
 # %% ../nbs/06_slots.ipynb #b442272a
+def guided_upsample(masks: torch.Tensor, image: torch.Tensor, sigma: float = 0.1, radius: int = 2) -> torch.Tensor:
+    "Grid masks `n k h w` to `n k H W`, guided by `image` `n c H W`: each pixel averages the masks of nearby cells, weighted by colour similarity."
+    n, k, h, w = check_shape(masks, 'n k h w', name='masks').values()
+    H, W = check_shape(image, 'n c h w', name='guide image', n=n)['h'], image.shape[-1]
+    if H % h or W % w or H // h != W // w: raise ValueError(f"the image {H}x{W} should be a whole multiple of the mask grid {h}x{w}")
+    cell = F.avg_pool2d(image, H // h)                                       # n c h w: mean colour of each cell
+    pad = lambda x: F.pad(x, (radius,) * 4, mode='replicate')
+    cell, masks = pad(cell), pad(masks.float())
+    up = lambda x, dy, dx: F.interpolate(x[:, :, dy:dy + h, dx:dx + w], size=(H, W), mode='nearest')
+    offsets = [(dy, dx) for dy in range(2 * radius + 1) for dx in range(2 * radius + 1)]   # cell (i+dy-r, j+dx-r)
+    logw = lambda dy, dx: -(image - up(cell, dy, dx)).pow(2).sum(1, keepdim=True) / (2 * sigma ** 2)   # n 1 H W
+    top = torch.stack([logw(dy, dx) for dy, dx in offsets]).amax(0)         # n 1 H W: for a stable exp
+    num, den = 0., 0.
+    for dy, dx in offsets:
+        wgt = (logw(dy, dx) - top).exp()
+        num, den = num + wgt * up(masks, dy, dx), den + wgt
+    return num / den                                                         # n k H W (den >= 1)
+
+# %% ../nbs/06_slots.ipynb #2f84f03a
 @torch.no_grad()
-def pixel_masks(out: dict, vae: nn.Module, video: torch.Tensor, sigma: float = 0.3, chunk: int = 64) -> torch.Tensor:
-    "Masks `b f k H W` at pixel resolution from a `LatentSlotModel` output: upsampled masks times how well each slot's decoded latent explains each pixel of `video` (`b 3 f H W`)."
-    b, f, k = out['masks'].shape[:3]
+def pixel_masks(out: dict, vae: Optional[nn.Module] = None, video: Optional[torch.Tensor] = None, mode: str = 'guided',
+                sigma: Optional[float] = None, radius: int = 2, chunk: int = 64, latent: Optional[torch.Tensor] = None) -> torch.Tensor:
+    "Masks `b f k H W` at pixel resolution from a `LatentSlotModel` output: guided by `video` `b 3 f H W` or, without it, by `vae`'s decoding of `latent` (default `out['recon']`) (mode 'guided'); or the slot-image mixture posterior (mode 'slots', needs both)."
+    b, f, k, h, w = out['masks'].shape
+    if mode not in ('guided', 'slots'): raise ValueError(f"mode should be 'guided' or 'slots', got {mode!r}")
+    if mode == 'slots' and not (exists(vae) and exists(video)): raise ValueError("mode='slots' needs both the vae and the video")
+    if not exists(video):
+        if not exists(vae): raise ValueError("give the video to guide the upsampling, or the vae to decode the latent into one")
+        video = torch.cat([vae.decode_latents(z) for z in default(latent, out['recon']).split(max(chunk // f, 1))])   # b 3 f H W
     H, W = check_shape(video, 'b c f h w', name='video', b=b, f=f)['h'], video.shape[-1]
+    frames = rearrange(video, 'b c f h w -> (b f) c h w')
+    masks = rearrange(out['masks'], 'b f k h w -> (b f) k h w')
+    if mode == 'guided':
+        post = guided_upsample(masks, frames.to(masks), default(sigma, 0.1), radius)              # (b f) k H W
+        return rearrange(post, '(b f) k h w -> b f k h w', b=b)
     z = rearrange(out['recons'], 'b f k c h w -> (b f k) c 1 h w')           # every slot's latent as a 1-frame clip
     x = torch.cat([vae.decode_latents(zz) for zz in z.split(chunk)])          # (b f k) 3 1 H W
     x = rearrange(x, '(b f k) c 1 h w -> (b f) k c h w', b=b, f=f)
-    err = (x - rearrange(video, 'b c f h w -> (b f) 1 c h w')).pow(2).sum(2)  # (b f) k H W
-    prior = F.interpolate(rearrange(out['masks'], 'b f k h w -> (b f) k h w'), size=(H, W), mode='bilinear')
-    post = (prior.clamp_min(1e-6).log() - err / (2 * sigma ** 2)).softmax(1)   # (b f) k H W
+    err = (x - frames[:, None]).pow(2).sum(2)                                 # (b f) k H W
+    prior = F.interpolate(masks, size=(H, W), mode='bilinear')
+    post = (prior.clamp_min(1e-6).log() - err / (2 * default(sigma, 0.3) ** 2)).softmax(1)   # (b f) k H W
     return rearrange(post, '(b f) k h w -> b f k h w', b=b)
