@@ -9,7 +9,7 @@ __all__ = ['DEFAULTS', 'CHECKPOINTS', 'TrainConfig', 'DataConfig', 'ConfigError'
            'trained', 'cmd_train_vae', 'cmd_encode', 'latents_for', 'cmd_train_slots', 'cmd_train_ldm', 'cmd_sample',
            'find_checkpoints', 'demo_metrics', 'run_demo', 'cmd_demo', 'build_parser', 'main']
 
-# %% ../nbs/12_cli.ipynb #db4fc2b2
+# %% ../nbs/12_cli.ipynb #fc781806
 import argparse
 import difflib
 import inspect
@@ -43,7 +43,7 @@ from .slots import LatentClips, LatentSlotModel, SlotConfig, SlotLoss, latent_da
 from .vae import VAEConfig, VideoVAE, compute_scale_factor, load_vae, psnr, save_vae, vae_loss
 from .viz import overlay_masks, save_gif, save_mp4, side_by_side
 
-# %% ../nbs/12_cli.ipynb #75177264
+# %% ../nbs/12_cli.ipynb #6d9c14d0
 @dataclass
 class TrainConfig:
     "Options of a training run (any command)."
@@ -75,7 +75,7 @@ class DataConfig:
     random_start: bool = True   # training clips start at a random frame of longer videos
     skip_bad: bool = False      # skip unreadable videos with a warning instead of stopping
 
-# %% ../nbs/12_cli.ipynb #61bb84b8
+# %% ../nbs/12_cli.ipynb #05a4950d
 class ConfigError(ValueError):
     "A config file, override or checkpoint whose configuration does not fit."
 
@@ -89,7 +89,7 @@ def _field_type(f):
     args = [a for a in typing.get_args(t) if a is not type(None)]
     return args[0] if typing.get_origin(t) is typing.Union and len(args) == 1 else t
 
-# %% ../nbs/12_cli.ipynb #5bba80de
+# %% ../nbs/12_cli.ipynb #adf32f62
 _TRUE, _FALSE = ('true', 'yes', 'on', '1'), ('false', 'no', 'off', '0')
 
 def coerce(v, cur, f, key: str):
@@ -122,7 +122,7 @@ def coerce(v, cur, f, key: str):
         raise ConfigError(f"{key} should be a {t.__name__}, got {v!r}") from None
     return v
 
-# %% ../nbs/12_cli.ipynb #3cca6307
+# %% ../nbs/12_cli.ipynb #271c787f
 def presets(cls) -> list:
     "Names of the preset classmethods of a config dataclass (`tiny`, `lvdm`, ...): those callable without arguments."
     ok = lambda f: all(p.default is not p.empty or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
@@ -152,7 +152,7 @@ def build_config(cls, d: Optional[dict] = None, base=None, where: str = ''):
     except ConfigError: raise
     except (ValueError, TypeError) as e: raise ConfigError(f"{where}: {e}") from e
 
-# %% ../nbs/12_cli.ipynb #112dca15
+# %% ../nbs/12_cli.ipynb #338c050b
 def _model_classes() -> dict: return dict(vae=VAEConfig, slots=SlotConfig, ldm=OLVDMConfig)
 
 DEFAULTS = dict(
@@ -162,7 +162,7 @@ DEFAULTS = dict(
     ldm=dict(model=dict(preset='tiny'), train=dict(steps=3000, bs=8, lr=5e-4, warmup=100, save_every=250)),  # EMA: model.ema_decay
 )
 
-# %% ../nbs/12_cli.ipynb #02e43b9f
+# %% ../nbs/12_cli.ipynb #a47380d8
 def read_config(path) -> dict:
     "A YAML or JSON config file as a dict of sections, with clear errors for missing or malformed files."
     path = Path(path)
@@ -193,7 +193,7 @@ def _merge(a: dict, b: dict) -> dict:
     for k, v in b.items(): out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
-# %% ../nbs/12_cli.ipynb #d9bb4c49
+# %% ../nbs/12_cli.ipynb #6042b236
 def load_run_config(kind: str, path=None, sets=()) -> dict:
     "The run config of `kind` (vae, slots, ldm): defaults, then the file at `path`, then `--set` overrides."
     classes = _model_classes()
@@ -209,7 +209,7 @@ def load_run_config(kind: str, path=None, sets=()) -> dict:
                 train=build_config(TrainConfig, d.get('train'), where='train'),
                 data=build_config(DataConfig, d.get('data'), where='data'))
 
-# %% ../nbs/12_cli.ipynb #05e09bce
+# %% ../nbs/12_cli.ipynb #c2545f14
 def _plain(o):
     "Dataclasses, tuples and paths as plain dicts, lists and strings (for YAML, JSON and checkpoints)."
     if is_dataclass(o): return {f.name: _plain(getattr(o, f.name)) for f in fields(o)}
@@ -222,7 +222,7 @@ def config_yaml(run: dict) -> str:
     "The resolved run config as YAML (what `--print-config` shows and each run writes to its folder)."
     return yaml.safe_dump({k: _plain(run[k]) for k in ('model', 'train', 'data')}, sort_keys=False)
 
-# %% ../nbs/12_cli.ipynb #e2020df2
+# %% ../nbs/12_cli.ipynb #caac05bf
 def open_videos(data: str, dc: DataConfig, train: bool = True, seed: int = 0) -> Dataset:
     "Clips of `data` (a video folder, a file, or `sprites:N`) as a dataset of {'video': 3 f h w}."
     if str(data).startswith('sprites:'):
@@ -232,7 +232,7 @@ def open_videos(data: str, dc: DataConfig, train: bool = True, seed: int = 0) ->
     return VideoDataset(data, n_frames=dc.n_frames, stride=dc.stride, size=dc.size, random_start=dc.random_start and train,
                         skip_bad=dc.skip_bad)
 
-# %% ../nbs/12_cli.ipynb #d8f3af5a
+# %% ../nbs/12_cli.ipynb #38bb4e6f
 def is_latent_folder(data) -> bool: return (Path(data) / 'index.json').exists() if not str(data).startswith('sprites:') else False
 
 def LatentFolder(folder) -> LatentClips:
@@ -257,7 +257,7 @@ def _load_slots(path):
     if Path(path).exists(): load_checkpoint_file(path, 'slot-module checkpoint')
     return load_slots(path)
 
-# %% ../nbs/12_cli.ipynb #a9070cac
+# %% ../nbs/12_cli.ipynb #aeee6975
 class StepProgressCB(Callback):
     "A fastprogress bar over the optimizer steps up to `total`; every `every` steps a line of averaged logs."
     order = 25                                                     # after DDPCB has averaged the logs
@@ -282,7 +282,7 @@ class StepProgressCB(Callback):
                                    '  '.join(f"{k} {v:.4g}" for k, v in row.items() if k != 'step'))
             self.sums, self.n, self.tl = {}, 0, now
 
-# %% ../nbs/12_cli.ipynb #71f55b69
+# %% ../nbs/12_cli.ipynb #f334e1f2
 class TimeLimitCB(Callback):
     "End `fit` after `minutes` of training, at a step boundary (the checkpoint callback then saves)."
     order = SignalCB.order
@@ -302,7 +302,7 @@ def say(info: DistInfo, *args):
 def _diff(a: dict, b: dict) -> list:
     return [f"{k}: checkpoint {a.get(k)!r}, now {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
-# %% ../nbs/12_cli.ipynb #d3cea4c2
+# %% ../nbs/12_cli.ipynb #578cbe14
 def train_run(model, ds, loss_func, run: dict, out, info: DistInfo, cbs=(), extra_config: Optional[dict] = None):
     "Train `model` on `ds` with `loss_func` as `run` says, checkpointing to `out/last.pt` and resuming from it; returns the Learner."
     tc, out, extra = run['train'], Path(out), list(cbs)
@@ -347,7 +347,7 @@ def trained(learn):
     "The weights to export: the EMA model if there is one, else the model."
     return learn.ema_model if exists(learn.ema_model) else learn.model
 
-# %% ../nbs/12_cli.ipynb #001f788d
+# %% ../nbs/12_cli.ipynb #249f8f37
 def _setup(a, kind: str):
     "Shared start of the train commands: run config, process group, threads, seed, output folder."
     run = load_run_config(kind, a.config, (a.set or []) + ([f'train.steps={a.steps}'] if exists(a.steps) else []))
@@ -374,7 +374,7 @@ def cmd_train_vae(a):
         path = save_vae(vae.cpu(), Path(a.out) / 'vae.pt')
         say(info, f"saved {path} (latent scale factor {sf:.4f}; reconstruction PSNR {p:.2f} dB on {len(x)} training clips)")
 
-# %% ../nbs/12_cli.ipynb #36fbcb0e
+# %% ../nbs/12_cli.ipynb #3cb58353
 def cmd_encode(a):
     "Encode the videos of DATA with a trained VAE into latent shards in OUT (resumes at the first missing shard)."
     dc = build_config(DataConfig, parse_sets(a.set).get('data', {}), where='data')
@@ -400,7 +400,7 @@ def cmd_encode(a):
         atomic_write(out / 'index.json', lambda p: Path(p).write_text(json.dumps(idx, indent=1)))
         say(info, f"wrote {len(ds)} latents of shape {shape} to {out} (index.json)")
 
-# %% ../nbs/12_cli.ipynb #f087caad
+# %% ../nbs/12_cli.ipynb #204cd969
 def latents_for(a, run, info) -> LatentClips:
     "The training latents: DATA itself if it is an `olvdm encode` folder, else DATA's clips encoded with --vae now."
     if is_latent_folder(a.data): return LatentFolder(a.data)
@@ -410,7 +410,7 @@ def latents_for(a, run, info) -> LatentClips:
     lat = latent_dataset(vae, open_videos(a.data, replace(run['data'], random_start=False), seed=run['train'].seed), bs=16)
     return LatentClips(lat.data['latent'].cpu())
 
-# %% ../nbs/12_cli.ipynb #f72c49ca
+# %% ../nbs/12_cli.ipynb #d89762c8
 def cmd_train_slots(a):
     "Train the slot module on the frozen VAE's latents of DATA; writes OUT/last.pt and OUT/slots.pt."
     run, info = _setup(a, 'slots')
@@ -422,7 +422,7 @@ def cmd_train_slots(a):
     learn = train_run(LatentSlotModel(run['model']), lat, SlotLoss(n_frames=run['train'].frames_per_clip), run, a.out, info)
     if info.main: say(info, f"saved {save_slots(trained(learn).cpu(), Path(a.out) / 'slots.pt')}")
 
-# %% ../nbs/12_cli.ipynb #f452f574
+# %% ../nbs/12_cli.ipynb #ea1b0b68
 def cmd_train_ldm(a):
     "Train OLVDM's UNet on the latents of DATA with the frozen VAE and slot module; writes OUT/last.pt and OUT/olvdm.pt."
     run, info = _setup(a, 'ldm')
@@ -438,7 +438,7 @@ def cmd_train_ldm(a):
     learn = train_run(model, lat, olvdm_loss, run, a.out, info, cbs=[UNetEMACB()], extra_config=model.config_dict())
     if info.main: say(info, f"saved {save_olvdm(learn.model.cpu(), Path(a.out) / 'olvdm.pt', steps=learn.step)}")
 
-# %% ../nbs/12_cli.ipynb #1189c5af
+# %% ../nbs/12_cli.ipynb #9a9449c8
 def _save_clips(videos, out: Path, name: str, fps: float, scale: int) -> list:
     "Write clips `b 3 f h w` tiled as NAME.gif and NAME.mp4; returns the paths."
     return [save_gif(videos, out / f'{name}.gif', fps=fps, scale=scale), save_mp4(videos, out / f'{name}.mp4', fps=fps, scale=scale)]
@@ -465,7 +465,7 @@ def cmd_sample(a):
     print(f"sampled {a.n} clips of {videos.shape[2]} frames ({a.sampler}, {a.steps} steps, λ={model.cfg.lam}) in {time.time() - t:.1f} s")
     for p in paths: print(f"  {p}")
 
-# %% ../nbs/12_cli.ipynb #2d3ddb97
+# %% ../nbs/12_cli.ipynb #977fb449
 CHECKPOINTS = dict(vae='vae_tiny.pt', slots='slots_tiny.pt', olvdm='olvdm_tiny.pt', lvdm='lvdm_tiny.pt')
 
 def _repo_data() -> Path:
@@ -473,16 +473,16 @@ def _repo_data() -> Path:
     return Path(__file__).resolve().parent.parent / 'data' if '__file__' in globals() else Path('data')
 
 def find_checkpoints(folder=None) -> dict:
-    "Paths of the four demo checkpoints in `folder` (default: the shipped data/checkpoints), with a clear error if one is missing."
+    "Paths of the demo checkpoints in `folder` (default: the shipped data/checkpoints); vae and slots are None if absent."
     folder = Path(default(folder, lambda: _repo_data() / 'checkpoints'))
     paths = {k: folder / v for k, v in CHECKPOINTS.items()}
-    missing = [p.name for p in paths.values() if not p.exists()]
+    missing = [paths[k].name for k in ('olvdm', 'lvdm') if not paths[k].exists()]
     if missing:
         raise FileNotFoundError(f"missing demo checkpoint(s) {missing} in {folder}: pass --checkpoints FOLDER with "
                                 f"{', '.join(CHECKPOINTS.values())}, or run `olvdm demo --train` to train them (about 15 minutes)")
-    return paths
+    return {k: p if p.exists() else None for k, p in paths.items()}    # without vae/slots files: those inside olvdm_tiny.pt
 
-# %% ../nbs/12_cli.ipynb #2dcf093a
+# %% ../nbs/12_cli.ipynb #a99f571c
 @torch.no_grad()
 def demo_metrics(vae, slots, videos, masks) -> dict:
     "Reconstruction PSNR of `vae` and FG-ARI / identity of `slots` on real clips `b 3 f h w` with instance maps `b f h w`."
@@ -492,13 +492,15 @@ def demo_metrics(vae, slots, videos, masks) -> dict:
     return dict(vae_psnr_db=psnr(rec, videos).mean().item(), slots_fg_ari_pixel=seg['fg_ari_pixel'],
                 slots_fg_ari_latent_grid=seg['fg_ari_grid'], slots_identity_consistency=seg['identity']), rec
 
-# %% ../nbs/12_cli.ipynb #c40e7627
+# %% ../nbs/12_cli.ipynb #7944fe00
 def run_demo(paths: dict, data, out, n: int = 4, steps: int = 20, seed: int = 0, sampler: str = 'dpmpp_2m',
              fps: float = 8, scale: int = 2) -> dict:
     "Sample from the OLVDM and baseline checkpoints in `paths`, score the VAE and slot module on `data`; write files to `out`."
     t0, out = time.time(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    vae, slots = load_vae(paths['vae']), _load_slots(paths['slots'])
+    models = {k: load_olvdm(paths[k]) for k in ('olvdm', 'lvdm')}
+    vae = load_vae(paths['vae']) if paths.get('vae') else models['olvdm'].vae          # default: the ones OLVDM was trained with
+    slots = _load_slots(paths['slots']) if paths.get('slots') else models['olvdm'].slots
     real = SpritesFolder(data)
     items = [real[i] for i in range(len(real))]
     videos, masks = torch.stack([o['video'] for o in items]), torch.stack([o['mask'] for o in items])
@@ -507,8 +509,7 @@ def run_demo(paths: dict, data, out, n: int = 4, steps: int = 20, seed: int = 0,
     files = dict(vae_reconstructions=save_gif([side_by_side(a, b) for a, b in zip(videos[:n], rec[:n])],
                                               out / 'vae_reconstructions.gif', fps=fps, scale=scale, ncols=1))
     samples = {}
-    for name in ('olvdm', 'lvdm'):
-        model = load_olvdm(paths[name])
+    for name, model in models.items():
         samples[name], m = model.sample(n, steps=steps, sampler=sampler, seed=seed, return_masks=True, progress=not fp.NO_BAR)
         files[f'{name}_samples'] = _save_clips(samples[name], out, f'{name}_samples', fps, scale)
         if name == 'olvdm': files['olvdm_slot_masks'] = save_gif(_overlays(samples[name], m), out / 'olvdm_slot_masks.gif', fps=fps, scale=scale)
@@ -516,11 +517,11 @@ def run_demo(paths: dict, data, out, n: int = 4, steps: int = 20, seed: int = 0,
     files['olvdm_vs_lvdm'] = save_gif([side_by_side(a, b) for a, b in zip(samples['olvdm'], samples['lvdm'])],
                                       out / 'olvdm_vs_lvdm.gif', fps=fps, scale=scale, ncols=1)
     metrics.update(n_samples=n, sampler=sampler, sampling_steps=steps, seed=seed, n_real_clips=len(real),
-                   checkpoints={k: str(v) for k, v in paths.items()}, data=str(data), seconds=round(time.time() - t0, 1))
+                   checkpoints={k: str(v) if v else f'inside {paths["olvdm"]}' for k, v in paths.items()}, data=str(data), seconds=round(time.time() - t0, 1))
     files['metrics'] = atomic_write(out / 'metrics.json', lambda p: Path(p).write_text(json.dumps(metrics, indent=1)))
     return dict(metrics=metrics, files=files)
 
-# %% ../nbs/12_cli.ipynb #ff6a263e
+# %% ../nbs/12_cli.ipynb #db46c408
 def _timed_run(cmd: str, args: list, out: Path, minutes: float, sets=()) -> Path:
     "Run `olvdm cmd args --out out --set sets` for about `minutes`: 3 steps to measure the speed, then resume with as many steps as fit."
     def go(*more):
@@ -560,7 +561,7 @@ def cmd_demo(a):
     for k, v in res['files'].items():
         for p in (v if isinstance(v, list) else [v]): print(f"  {k:20s} {p}")
 
-# %% ../nbs/12_cli.ipynb #b43daf06
+# %% ../nbs/12_cli.ipynb #5995408c
 _EXAMPLES = {
     'train-vae': "olvdm train-vae data/sprites --out runs/vae --config configs/vae_tiny.yaml --set train.steps=500",
     'train-slots': "olvdm train-slots data/sprites --vae runs/vae/vae.pt --out runs/slots --set model.n_slots=5",
@@ -581,7 +582,7 @@ def _add_train_args(p, vae=False, slots=False):
     if vae: p.add_argument('--vae', help="trained VAE checkpoint (vae.pt from train-vae); not needed for an encode folder")
     if slots: p.add_argument('--slots', help="trained slot module (slots.pt from train-slots; required)")
 
-# %% ../nbs/12_cli.ipynb #c9e0ae78
+# %% ../nbs/12_cli.ipynb #4ebc81ff
 def build_parser() -> argparse.ArgumentParser:
     "The `olvdm` argument parser with one subparser per command."
     p = argparse.ArgumentParser(prog='olvdm', description="Object-centric latent video diffusion: train, encode, sample, demo.",
@@ -625,7 +626,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--seed', type=int, default=0); d.add_argument('--threads', type=int, default=0, help="torch threads (0: default)")
     return p
 
-# %% ../nbs/12_cli.ipynb #3b8a1e9d
+# %% ../nbs/12_cli.ipynb #3d522ee7
 def main(argv=None) -> int:
     "Entry point of the `olvdm` console script; returns the exit status."
     p = build_parser()
@@ -651,5 +652,5 @@ def main(argv=None) -> int:
         err(f"olvdm {a.command}: error: {e}"); return 2
     finally: close_distributed(); fp.NO_BAR = no_bar
 
-# %% ../nbs/12_cli.ipynb #520a3b99
+# %% ../nbs/12_cli.ipynb #81da8fd1
 if __name__ == '__main__' and sys.argv[0].endswith('cli.py'): sys.exit(main())   # python -m olvdm.cli (not a notebook kernel)
