@@ -89,7 +89,7 @@ def main():
     p.add_argument('--bs', type=int, default=16)
     p.add_argument('--n_frames', type=int, default=2, help='random frames per clip in each batch')
     p.add_argument('--n_train', type=int, default=512); p.add_argument('--n_valid', type=int, default=32)
-    p.add_argument('--threads', type=int, default=2, help='torch threads; 0: time a few steps with 1 and 2 threads and keep the faster (on a busy machine 1 can win)')
+    p.add_argument('--threads', type=int, default=0, help='torch threads; 0: time a few steps with 1 and 2 threads and keep the faster (on a busy machine 1 can win)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default='runs/slots_tiny.pt')
     p.add_argument('--eval_only', default='', help='score this saved model (no training) and add final_scores to its JSON')
