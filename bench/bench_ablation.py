@@ -68,7 +68,7 @@ def arm_config(a, arm):
     "Name and OLVDMConfig of arm 0 (baseline, λ = 0) or 1 (OLVDM, λ = a.lam)."
     cons = dict(variant=a.variant, **({'tau': a.tau} if a.tau is not None else {}))
     name = 'lvdm (λ=0)' if arm == 0 else f'olvdm (λ={a.lam})'
-    return name, getattr(OLVDMConfig, a.unet)(lam=0. if arm == 0 else a.lam, t_max=a.t_max, consistency=cons)
+    return name, getattr(OLVDMConfig, a.unet)(lam=0. if arm == 0 else a.lam, t_max=a.t_max, consistency=cons, slot_propagate=bool(a.propagate))
 
 
 def run_arm(a, arm, vae, slots, train, z_held, command):
@@ -105,6 +105,8 @@ def main():
     p.add_argument('--steps', type=int, default=None, help='optimizer steps per arm (with --minutes: whichever first)')
     p.add_argument('--lam', type=float, default=0.1, help='λ of the OLVDM arm')
     p.add_argument('--t_max', type=int, default=400); p.add_argument('--tau', type=float, default=None)
+    p.add_argument('--propagate', type=int, default=1, help='1: the slot encoder carries slots from frame to frame (SAVi), in the loss and in '
+                   'the measures; 0: slots of each frame on their own (deterministic init)')
     p.add_argument('--variant', default='object'); p.add_argument('--unet', default='tiny', choices=['tiny', 'small'])
     p.add_argument('--bs', type=int, default=8); p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--warmup', type=int, default=100)
@@ -165,12 +167,13 @@ def main():
             name, res['arms'][name], res['curves'][name], samples[name] = run_arm(a, arm, vae, slots, train, z_held, command)
 
     t0 = time.time()
-    st_real, st_real2 = clip_stats(real, vae, slots, true), clip_stats(real2, vae, slots)
+    kw = dict(propagate=bool(a.propagate))
+    st_real, st_real2 = clip_stats(real, vae, slots, true, **kw), clip_stats(real2, vae, slots, **kw)
     res['metrics']['real (set 2 vs set 1)'] = compare_stats(st_real2, st_real)
     res['real_identity_true'] = st_real['identity_true'].mean().item()
     with torch.no_grad():                                                  # the consistency term on real latents: its floor
-        res['real_consistency'] = arm_config(a, 1)[1].consistency.loss(slots.encoder(z_held, deterministic=True)[0]).item()
-    st_gen = {name: clip_stats(v, vae, slots) for name, v in samples.items()}
+        res['real_consistency'] = arm_config(a, 1)[1].consistency.loss(slots.encoder(z_held, deterministic=True, propagate=bool(a.propagate))[0]).item()
+    st_gen = {name: clip_stats(v, vae, slots, **kw) for name, v in samples.items()}
     for name, st in st_gen.items(): res['metrics'][name] = compare_stats(st, st_real)
     if len(st_gen) == 2: res['fd_between_arms'] = frechet_distance(*[st['features'] for st in st_gen.values()])
     res['eval_seconds'], res['total_seconds'], res['load_end'] = round(time.time() - t0), round(time.time() - t_start), os.getloadavg()

@@ -6,7 +6,7 @@
    is less sensitive to other jobs on a shared machine). DDPM-1000 of the small UNet is DDPM-100 x 10 unless --ddpm_full.
 2. The OLVDM training step (olvdm.model.olvdm_loss + backward + AdamW, batch 8 of c x 16x16x16 latents) with the tiny
    and small UNet, λ = 0 (the LVDM baseline) and λ > 0 (slot consistency on x̂0 for t < t_max; here every sample is
-   gated in, the worst case): wall time, peak memory (max RSS of a fresh subprocess), FLOPs of one step
+   gated in, the worst case): wall time (best of --steps; median also stored) and process CPU time, peak memory (max RSS of a fresh subprocess), FLOPs of one step
    (torch.utils.flop_counter.FlopCounterMode) and the achieved fraction of the float32 matmul peak.
    The UNet-only step against the peer implementation (video-diffusion-pytorch) is bench/bench_unet.py; the peak
    measurement (`matmul_peak`) is reused from it.
@@ -52,11 +52,13 @@ def step_worker(preset, lam, bs, steps, threads):
     with FlopCounterMode(display=False) as fc: m.loss({'latent': z})['loss'].backward()
     flops = fc.get_total_flops()
     step()
-    wall = []
+    wall, cpu = [], []
     for _ in range(steps):
-        t0 = time.perf_counter(); step(); wall.append(time.perf_counter() - t0)
+        t0, c0 = time.perf_counter(), time.process_time(); step()
+        wall.append(time.perf_counter() - t0); cpu.append(time.process_time() - c0)
     print(json.dumps(dict(preset=preset, lam=lam, bs=bs, params=sum(p.numel() for p in m.unet.parameters()), flops=flops,
-                          wall=statistics.median(wall), peak_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, base_kib=base)))
+                          wall=min(wall), wall_median=statistics.median(wall), cpu=min(cpu),
+                          peak_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, base_kib=base)))
 
 
 def sampling(preset, threads, batches=(1, 8), ddpm_full=True):
@@ -97,7 +99,8 @@ def main():
     if a.worker: return step_worker(a.worker[0], float(a.worker[1]), a.bs, a.steps, a.threads)
     import torch
     print(f"torch {torch.__version__}, {a.threads} threads, {os.cpu_count()} CPUs, load {os.getloadavg()}; "
-          f"VAE/slots: {'runs/vae_tiny.pt, runs/slots_tiny.pt' if Path('runs/vae_tiny.pt').exists() else 'untrained tiny presets'}")
+          f"VAE: {'runs/vae_tiny.pt' if Path('runs/vae_tiny.pt').exists() else 'untrained tiny preset'}, "
+          f"slots: {'runs/slots_tiny.pt' if Path('runs/slots_tiny.pt').exists() else 'untrained tiny preset'}")
     res = dict(date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), command='python ' + ' '.join(sys.argv), threads=a.threads)
     if 'sampling' not in a.skip:
         res['sampling'] = []
@@ -109,7 +112,8 @@ def main():
         peak = matmul_peak(a.threads)
         res['matmul_peak_gflops'] = round(peak, 1)
         print(f"float32 matmul peak (torch.mm 2048^3 and 3072^3, best of 10 each): {peak:.1f} GFLOP/s")
-        hdr = f"{'UNet':6s} {'λ':>5s} {'params':>8s} {'GFLOP/step':>10s} {'step s':>7s} {'GFLOP/s':>8s} {'% peak':>6s} {'peak MiB':>8s} {'+MiB':>6s}"
+        hdr = (f"{'UNet':6s} {'λ':>5s} {'params':>8s} {'GFLOP/step':>10s} {'step s':>7s} {'cpu s':>7s} {'GFLOP/s':>8s} {'% peak':>6s} "
+               f"{'peak MiB':>8s} {'+MiB':>6s}")
         print(hdr); print('-' * len(hdr))
         res['train'] = []
         for preset in a.presets.split(','):
@@ -121,7 +125,7 @@ def main():
                 gf = r['flops'] / 1e9
                 r.update(gflops=round(gf, 2), gflops_per_s=round(gf / r['wall'], 1), pct_peak=round(100 * gf / r['wall'] / peak, 1), load=round(os.getloadavg()[0], 1))
                 res['train'].append(r)
-                print(f"{preset:6s} {lam:5.2f} {r['params'] / 1e6:7.2f}M {gf:10.2f} {r['wall']:7.3f} {gf / r['wall']:8.1f} {r['pct_peak']:6.1f} "
+                print(f"{preset:6s} {lam:5.2f} {r['params'] / 1e6:7.2f}M {gf:10.2f} {r['wall']:7.3f} {r['cpu']:7.3f} {gf / r['wall']:8.1f} {r['pct_peak']:6.1f} "
                       f"{r['peak_kib'] / 1024:8.0f} {(r['peak_kib'] - r['base_kib']) / 1024:6.0f}", flush=True)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(res, indent=1))
