@@ -6,7 +6,7 @@
 __all__ = ['DistInfo', 'init_distributed', 'close_distributed', 'dist_loader', 'LossModule', 'DDPCB', 'DistCheckpointCB',
            'SignalCB']
 
-# %% ../nbs/13_distributed.ipynb #668d37e6
+# %% ../nbs/13_distributed.ipynb #0707f02b
 import math
 import os
 import signal
@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from .core import default, exists, pick_device, set_seed
 from .learner import Callback, CancelFitException, CheckpointCB, DeviceCB
 
-# %% ../nbs/13_distributed.ipynb #af647afb
+# %% ../nbs/13_distributed.ipynb #8e183899
 @dataclass
 class DistInfo:
     "Where this process sits: `rank` of `world` processes, its `local_rank` on the machine, its `device`."
@@ -39,7 +39,7 @@ class DistInfo:
     @property
     def distributed(self) -> bool: return self.world > 1
 
-# %% ../nbs/13_distributed.ipynb #a8b9215c
+# %% ../nbs/13_distributed.ipynb #4321f497
 def init_distributed(backend: Optional[str] = None, device=None) -> DistInfo:
     "Join the process group when started by `torchrun` (WORLD_SIZE > 1): NCCL on GPUs, gloo on CPUs; else one process."
     world = int(os.environ.get('WORLD_SIZE', 1))
@@ -56,7 +56,7 @@ def close_distributed():
     "Leave the process group (if one was joined)."
     if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
 
-# %% ../nbs/13_distributed.ipynb #3cde917b
+# %% ../nbs/13_distributed.ipynb #92d215de
 def dist_loader(ds, bs: int, info: Optional[DistInfo] = None, shuffle: bool = True, seed: int = 0,
                 drop_last: bool = True, num_workers: int = 0, **kwargs) -> DataLoader:
     "A DataLoader giving this process its `bs / world` share of each global batch of `bs` items (a `DistributedSampler`)."
@@ -68,7 +68,7 @@ def dist_loader(ds, bs: int, info: Optional[DistInfo] = None, shuffle: bool = Tr
     sampler = DistributedSampler(ds, num_replicas=info.world, rank=info.rank, shuffle=shuffle, seed=seed, drop_last=drop_last)
     return DataLoader(ds, batch_size=bs // info.world, sampler=sampler, drop_last=drop_last, num_workers=num_workers, **kwargs)
 
-# %% ../nbs/13_distributed.ipynb #ec283d1b
+# %% ../nbs/13_distributed.ipynb #3778e341
 class LossModule(nn.Module):
     "`forward(batch)` = `loss_func(model, batch)`: the whole loss inside one module, for DistributedDataParallel to wrap."
     def __init__(self, model: nn.Module, loss_func):
@@ -76,7 +76,7 @@ class LossModule(nn.Module):
         self.model, self.loss_func = model, loss_func
     def forward(self, batch): return self.loss_func(self.model, batch)
 
-# %% ../nbs/13_distributed.ipynb #0f70bb97
+# %% ../nbs/13_distributed.ipynb #04044461
 def _allreduce_mean(t: torch.Tensor, world: int) -> torch.Tensor:
     "Average `t` in place over the processes."
     dist.all_reduce(t)
@@ -123,7 +123,7 @@ class DDPCB(Callback):
     def _restore(self, learn):
         if exists(self.ddp): learn.loss_func, self.ddp = self.loss_func, None
 
-# %% ../nbs/13_distributed.ipynb #a1aa6dbf
+# %% ../nbs/13_distributed.ipynb #049dd626
 class DistCheckpointCB(CheckpointCB):
     "`CheckpointCB` that writes from rank 0 only; the others wait at the end of fit until the last save is on disk."
     def __init__(self, path, info: Optional[DistInfo] = None, every=None, config=None):
@@ -135,7 +135,7 @@ class DistCheckpointCB(CheckpointCB):
         if self.info.main: super().after_fit(learn)
         if self.info.distributed: dist.barrier()
 
-# %% ../nbs/13_distributed.ipynb #6ea5f924
+# %% ../nbs/13_distributed.ipynb #342111f7
 class SignalCB(Callback):
     "On SIGINT/SIGTERM, finish the current step and end `fit` (so a checkpoint callback saves); `.received` is the signal."
     order = 40                                                      # after EMA, schedule and checkpoint `after_step`s
