@@ -6,6 +6,9 @@ The defaults are the recipe: `VAEConfig.tiny()`, AdamW lr 2e-3 (50 warmup steps,
 8 random 4-frame windows of 16-frame 64x64 sprite clips, bf16 autocast; held-out PSNR on 32 whole 16-frame clips in fp32.
 Training time is `--clock cpu` by default: this process's CPU seconds per torch thread, so that a run on a shared
 (busy) machine still gets the 2-core minutes it reports; `--clock wall` counts wall-clock time. Both are printed.
+On an oversubscribed machine (load well above 2) use `--threads 1`: two OpenMP threads then spend most of their CPU
+time spinning at barriers while the other is descheduled (measured: 4.4 CPU s per step instead of 0.47), which makes
+both the CPU clock and the wall clock meaningless; one thread runs a step in about 0.47 CPU s whatever the load.
 Throughput and peak memory (each size in a fresh subprocess; peak memory is the process's max RSS):
     flock /tmp/olvdm-heavy.lock nice -n 5 python bench/bench_vae.py speed --ckpt runs/vae_tiny.pt
 """
