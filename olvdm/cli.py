@@ -9,7 +9,7 @@ __all__ = ['DEFAULTS', 'CHECKPOINTS', 'TrainConfig', 'DataConfig', 'ConfigError'
            'trained', 'cmd_train_vae', 'cmd_encode', 'latents_for', 'cmd_train_slots', 'cmd_train_ldm', 'cmd_sample',
            'find_checkpoints', 'demo_metrics', 'run_demo', 'cmd_demo', 'build_parser', 'main']
 
-# %% ../nbs/12_cli.ipynb #ce849304
+# %% ../nbs/12_cli.ipynb #438851e0
 import argparse
 import difflib
 import inspect
@@ -43,7 +43,7 @@ from .slots import LatentClips, LatentSlotModel, SlotConfig, SlotLoss, latent_da
 from .vae import VAEConfig, VideoVAE, compute_scale_factor, load_vae, psnr, save_vae, vae_loss
 from .viz import overlay_masks, save_gif, save_mp4, side_by_side
 
-# %% ../nbs/12_cli.ipynb #b71f4044
+# %% ../nbs/12_cli.ipynb #3aebffac
 @dataclass
 class TrainConfig:
     "Options of a training run (any command)."
@@ -75,7 +75,7 @@ class DataConfig:
     random_start: bool = True   # training clips start at a random frame of longer videos
     skip_bad: bool = False      # skip unreadable videos with a warning instead of stopping
 
-# %% ../nbs/12_cli.ipynb #5b2663ef
+# %% ../nbs/12_cli.ipynb #6ee0c34e
 class ConfigError(ValueError):
     "A config file, override or checkpoint whose configuration does not fit."
 
@@ -89,7 +89,7 @@ def _field_type(f):
     args = [a for a in typing.get_args(t) if a is not type(None)]
     return args[0] if typing.get_origin(t) is typing.Union and len(args) == 1 else t
 
-# %% ../nbs/12_cli.ipynb #38cc16db
+# %% ../nbs/12_cli.ipynb #35e6f735
 _TRUE, _FALSE = ('true', 'yes', 'on', '1'), ('false', 'no', 'off', '0')
 
 def coerce(v, cur, f, key: str):
@@ -122,7 +122,7 @@ def coerce(v, cur, f, key: str):
         raise ConfigError(f"{key} should be a {t.__name__}, got {v!r}") from None
     return v
 
-# %% ../nbs/12_cli.ipynb #8495ac71
+# %% ../nbs/12_cli.ipynb #d7e5a1cc
 def presets(cls) -> list:
     "Names of the preset classmethods of a config dataclass (`tiny`, `lvdm`, ...): those callable without arguments."
     ok = lambda f: all(p.default is not p.empty or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
@@ -152,7 +152,7 @@ def build_config(cls, d: Optional[dict] = None, base=None, where: str = ''):
     except ConfigError: raise
     except (ValueError, TypeError) as e: raise ConfigError(f"{where}: {e}") from e
 
-# %% ../nbs/12_cli.ipynb #1d3f18c8
+# %% ../nbs/12_cli.ipynb #7f83bec9
 def _model_classes() -> dict: return dict(vae=VAEConfig, slots=SlotConfig, ldm=OLVDMConfig)
 
 DEFAULTS = dict(
@@ -162,7 +162,7 @@ DEFAULTS = dict(
     ldm=dict(model=dict(preset='tiny'), train=dict(steps=3000, bs=8, lr=5e-4, warmup=100, save_every=250)),  # EMA: model.ema_decay
 )
 
-# %% ../nbs/12_cli.ipynb #7ffc13b2
+# %% ../nbs/12_cli.ipynb #5033ceb8
 def read_config(path) -> dict:
     "A YAML or JSON config file as a dict of sections, with clear errors for missing or malformed files."
     path = Path(path)
@@ -193,7 +193,7 @@ def _merge(a: dict, b: dict) -> dict:
     for k, v in b.items(): out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
-# %% ../nbs/12_cli.ipynb #c54b1fb1
+# %% ../nbs/12_cli.ipynb #c7214b85
 def load_run_config(kind: str, path=None, sets=()) -> dict:
     "The run config of `kind` (vae, slots, ldm): defaults, then the file at `path`, then `--set` overrides."
     classes = _model_classes()
@@ -209,7 +209,7 @@ def load_run_config(kind: str, path=None, sets=()) -> dict:
                 train=build_config(TrainConfig, d.get('train'), where='train'),
                 data=build_config(DataConfig, d.get('data'), where='data'))
 
-# %% ../nbs/12_cli.ipynb #1b38da19
+# %% ../nbs/12_cli.ipynb #ac1d81cd
 def _plain(o):
     "Dataclasses, tuples and paths as plain dicts, lists and strings (for YAML, JSON and checkpoints)."
     if is_dataclass(o): return {f.name: _plain(getattr(o, f.name)) for f in fields(o)}
@@ -222,7 +222,7 @@ def config_yaml(run: dict) -> str:
     "The resolved run config as YAML (what `--print-config` shows and each run writes to its folder)."
     return yaml.safe_dump({k: _plain(run[k]) for k in ('model', 'train', 'data')}, sort_keys=False)
 
-# %% ../nbs/12_cli.ipynb #60413f9c
+# %% ../nbs/12_cli.ipynb #567f6bc6
 def open_videos(data: str, dc: DataConfig, train: bool = True, seed: int = 0) -> Dataset:
     "Clips of `data` (a video folder, a file, or `sprites:N`) as a dataset of {'video': 3 f h w}."
     if str(data).startswith('sprites:'):
@@ -232,7 +232,7 @@ def open_videos(data: str, dc: DataConfig, train: bool = True, seed: int = 0) ->
     return VideoDataset(data, n_frames=dc.n_frames, stride=dc.stride, size=dc.size, random_start=dc.random_start and train,
                         skip_bad=dc.skip_bad)
 
-# %% ../nbs/12_cli.ipynb #b4820818
+# %% ../nbs/12_cli.ipynb #d96cb9e0
 def is_latent_folder(data) -> bool: return (Path(data) / 'index.json').exists() if not str(data).startswith('sprites:') else False
 
 def LatentFolder(folder) -> LatentClips:
@@ -257,7 +257,7 @@ def _load_slots(path):
     if Path(path).exists(): load_checkpoint_file(path, 'slot-module checkpoint')
     return load_slots(path)
 
-# %% ../nbs/12_cli.ipynb #e254df95
+# %% ../nbs/12_cli.ipynb #3ed67136
 class StepProgressCB(Callback):
     "A fastprogress bar over the optimizer steps up to `total`; every `every` steps a line of averaged logs."
     order = 25                                                     # after DDPCB has averaged the logs
@@ -282,7 +282,7 @@ class StepProgressCB(Callback):
                                    '  '.join(f"{k} {v:.4g}" for k, v in row.items() if k != 'step'))
             self.sums, self.n, self.tl = {}, 0, now
 
-# %% ../nbs/12_cli.ipynb #c8a09a2c
+# %% ../nbs/12_cli.ipynb #7298c2f5
 class TimeLimitCB(Callback):
     "End `fit` after `minutes` of training, at a step boundary (the checkpoint callback then saves)."
     order = SignalCB.order
@@ -302,7 +302,7 @@ def say(info: DistInfo, *args):
 def _diff(a: dict, b: dict) -> list:
     return [f"{k}: checkpoint {a.get(k)!r}, now {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
-# %% ../nbs/12_cli.ipynb #afb25ad7
+# %% ../nbs/12_cli.ipynb #a37ae34b
 def train_run(model, ds, loss_func, run: dict, out, info: DistInfo, cbs=(), extra_config: Optional[dict] = None):
     "Train `model` on `ds` with `loss_func` as `run` says, checkpointing to `out/last.pt` and resuming from it; returns the Learner."
     tc, out, extra = run['train'], Path(out), list(cbs)
@@ -347,7 +347,7 @@ def trained(learn):
     "The weights to export: the EMA model if there is one, else the model."
     return learn.ema_model if exists(learn.ema_model) else learn.model
 
-# %% ../nbs/12_cli.ipynb #324fcd8a
+# %% ../nbs/12_cli.ipynb #c702a5b3
 def _setup(a, kind: str):
     "Shared start of the train commands: run config, process group, threads, seed, output folder."
     run = load_run_config(kind, a.config, (a.set or []) + ([f'train.steps={a.steps}'] if exists(a.steps) else []))
@@ -374,7 +374,7 @@ def cmd_train_vae(a):
         path = save_vae(vae.cpu(), Path(a.out) / 'vae.pt')
         say(info, f"saved {path} (latent scale factor {sf:.4f}; reconstruction PSNR {p:.2f} dB on {len(x)} training clips)")
 
-# %% ../nbs/12_cli.ipynb #a7dcec75
+# %% ../nbs/12_cli.ipynb #15eacbd6
 def cmd_encode(a):
     "Encode the videos of DATA with a trained VAE into latent shards in OUT (resumes at the first missing shard)."
     dc = build_config(DataConfig, parse_sets(a.set).get('data', {}), where='data')
@@ -400,7 +400,7 @@ def cmd_encode(a):
         atomic_write(out / 'index.json', lambda p: Path(p).write_text(json.dumps(idx, indent=1)))
         say(info, f"wrote {len(ds)} latents of shape {shape} to {out} (index.json)")
 
-# %% ../nbs/12_cli.ipynb #0a9c9213
+# %% ../nbs/12_cli.ipynb #dc66fa31
 def latents_for(a, run, info) -> LatentClips:
     "The training latents: DATA itself if it is an `olvdm encode` folder, else DATA's clips encoded with --vae now."
     if is_latent_folder(a.data): return LatentFolder(a.data)
@@ -410,7 +410,7 @@ def latents_for(a, run, info) -> LatentClips:
     lat = latent_dataset(vae, open_videos(a.data, replace(run['data'], random_start=False), seed=run['train'].seed), bs=16)
     return LatentClips(lat.data['latent'].cpu())
 
-# %% ../nbs/12_cli.ipynb #ea460131
+# %% ../nbs/12_cli.ipynb #ab12eb96
 def cmd_train_slots(a):
     "Train the slot module on the frozen VAE's latents of DATA; writes OUT/last.pt and OUT/slots.pt."
     run, info = _setup(a, 'slots')
@@ -422,7 +422,7 @@ def cmd_train_slots(a):
     learn = train_run(LatentSlotModel(run['model']), lat, SlotLoss(n_frames=run['train'].frames_per_clip), run, a.out, info)
     if info.main: say(info, f"saved {save_slots(trained(learn).cpu(), Path(a.out) / 'slots.pt')}")
 
-# %% ../nbs/12_cli.ipynb #5ebe1729
+# %% ../nbs/12_cli.ipynb #cb262727
 def cmd_train_ldm(a):
     "Train OLVDM's UNet on the latents of DATA with the frozen VAE and slot module; writes OUT/last.pt and OUT/olvdm.pt."
     run, info = _setup(a, 'ldm')
@@ -438,7 +438,7 @@ def cmd_train_ldm(a):
     learn = train_run(model, lat, olvdm_loss, run, a.out, info, cbs=[UNetEMACB()], extra_config=model.config_dict())
     if info.main: say(info, f"saved {save_olvdm(learn.model.cpu(), Path(a.out) / 'olvdm.pt', steps=learn.step)}")
 
-# %% ../nbs/12_cli.ipynb #4020ceab
+# %% ../nbs/12_cli.ipynb #f3b6b4cb
 def _save_clips(videos, out: Path, name: str, fps: float, scale: int) -> list:
     "Write clips `b 3 f h w` tiled as NAME.gif and NAME.mp4; returns the paths."
     return [save_gif(videos, out / f'{name}.gif', fps=fps, scale=scale), save_mp4(videos, out / f'{name}.mp4', fps=fps, scale=scale)]
@@ -465,7 +465,7 @@ def cmd_sample(a):
     print(f"sampled {a.n} clips of {videos.shape[2]} frames ({a.sampler}, {a.steps} steps, λ={model.cfg.lam}) in {time.time() - t:.1f} s")
     for p in paths: print(f"  {p}")
 
-# %% ../nbs/12_cli.ipynb #28b9ba4b
+# %% ../nbs/12_cli.ipynb #41a3a3d4
 CHECKPOINTS = dict(vae='vae_tiny.pt', slots='slots_tiny.pt', olvdm='olvdm_tiny.pt', lvdm='lvdm_tiny.pt')
 
 def _repo_data() -> Path:
@@ -482,7 +482,7 @@ def find_checkpoints(folder=None) -> dict:
                                 f"{', '.join(CHECKPOINTS.values())}, or run `olvdm demo --train` to train them (about 15 minutes)")
     return {k: p if p.exists() else None for k, p in paths.items()}    # without vae/slots files: those inside olvdm_tiny.pt
 
-# %% ../nbs/12_cli.ipynb #1251b195
+# %% ../nbs/12_cli.ipynb #668fcc4a
 @torch.no_grad()
 def demo_metrics(vae, slots, videos, masks) -> dict:
     "Reconstruction PSNR of `vae` and FG-ARI / identity of `slots` on real clips `b 3 f h w` with instance maps `b f h w`."
@@ -492,7 +492,7 @@ def demo_metrics(vae, slots, videos, masks) -> dict:
     return dict(vae_psnr_db=psnr(rec, videos).mean().item(), slots_fg_ari_pixel=seg['fg_ari_pixel'],
                 slots_fg_ari_latent_grid=seg['fg_ari_grid'], slots_identity_consistency=seg['identity']), rec
 
-# %% ../nbs/12_cli.ipynb #e8e5f91a
+# %% ../nbs/12_cli.ipynb #6e654f61
 def run_demo(paths: dict, data, out, n: int = 4, steps: int = 20, seed: int = 0, sampler: str = 'dpmpp_2m',
              fps: float = 8, scale: int = 2) -> dict:
     "Sample from the OLVDM and baseline checkpoints in `paths`, score the VAE and slot module on `data`; write files to `out`."
@@ -521,7 +521,7 @@ def run_demo(paths: dict, data, out, n: int = 4, steps: int = 20, seed: int = 0,
     files['metrics'] = atomic_write(out / 'metrics.json', lambda p: Path(p).write_text(json.dumps(metrics, indent=1)))
     return dict(metrics=metrics, files=files)
 
-# %% ../nbs/12_cli.ipynb #c4c43580
+# %% ../nbs/12_cli.ipynb #53860065
 def _timed_run(cmd: str, args: list, out: Path, minutes: float, sets=()) -> Path:
     "Run `olvdm cmd args --out out --set sets` for about `minutes`: 3 steps to measure the speed, then resume with as many steps as fit."
     def go(*more):
@@ -537,7 +537,7 @@ def _timed_run(cmd: str, args: list, out: Path, minutes: float, sets=()) -> Path
 
 def _demo_train(a, folder: Path) -> dict:
     "Train the four demo models from scratch on generated sprites in about `a.minutes`; returns their checkpoint paths."
-    m = max(a.minutes - 2.5, 1.)                     # about 2.5 minutes go to start-ups, encoding and the demo itself
+    m = max(a.minutes - 3.5, 1.)                     # about 3.5 minutes go to start-ups, encoding and the demo itself
     th = [f'train.threads={a.threads}'] if a.threads else []
     vae = _timed_run('train-vae', ['sprites:256'], folder / 'vae', 0.4 * m, th) / 'vae.pt'
     print(f"\n== olvdm encode sprites:256 --vae {vae} --out {folder / 'latents'}", flush=True)
@@ -561,7 +561,7 @@ def cmd_demo(a):
     for k, v in res['files'].items():
         for p in (v if isinstance(v, list) else [v]): print(f"  {k:20s} {p}")
 
-# %% ../nbs/12_cli.ipynb #5dce0912
+# %% ../nbs/12_cli.ipynb #b8c72a57
 _EXAMPLES = {
     'train-vae': "olvdm train-vae data/sprites --out runs/vae --config configs/vae_tiny.yaml --set train.steps=500",
     'train-slots': "olvdm train-slots data/sprites --vae runs/vae/vae.pt --out runs/slots --set model.n_slots=5",
@@ -582,7 +582,7 @@ def _add_train_args(p, vae=False, slots=False):
     if vae: p.add_argument('--vae', help="trained VAE checkpoint (vae.pt from train-vae); not needed for an encode folder")
     if slots: p.add_argument('--slots', help="trained slot module (slots.pt from train-slots; required)")
 
-# %% ../nbs/12_cli.ipynb #d857f0fb
+# %% ../nbs/12_cli.ipynb #e6b5c9aa
 def build_parser() -> argparse.ArgumentParser:
     "The `olvdm` argument parser with one subparser per command."
     p = argparse.ArgumentParser(prog='olvdm', description="Object-centric latent video diffusion: train, encode, sample, demo.",
@@ -626,7 +626,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--seed', type=int, default=0); d.add_argument('--threads', type=int, default=0, help="torch threads (0: default)")
     return p
 
-# %% ../nbs/12_cli.ipynb #13d5d311
+# %% ../nbs/12_cli.ipynb #be78d48d
 def main(argv=None) -> int:
     "Entry point of the `olvdm` console script; returns the exit status."
     p = build_parser()
@@ -652,5 +652,5 @@ def main(argv=None) -> int:
         err(f"olvdm {a.command}: error: {e}"); return 2
     finally: close_distributed(); fp.NO_BAR = no_bar
 
-# %% ../nbs/12_cli.ipynb #c5617589
+# %% ../nbs/12_cli.ipynb #e149d081
 if __name__ == '__main__' and sys.argv[0].endswith('cli.py'): sys.exit(main())   # python -m olvdm.cli (not a notebook kernel)
