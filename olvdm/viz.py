@@ -6,8 +6,9 @@
 __all__ = ['to_frames', 'show_frames', 'side_by_side', 'tile', 'slot_palette', 'soft_masks', 'overlay_masks', 'upscale',
            'pad_even', 'save_gif', 'save_mp4', 'show_video']
 
-# %% ../nbs/02_viz.ipynb #5df21d59
+# %% ../nbs/02_viz.ipynb #87e802c0
 import base64
+import tempfile
 import colorsys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -23,7 +24,7 @@ from IPython.display import HTML
 
 from .core import atomic_write, default, exists
 
-# %% ../nbs/02_viz.ipynb #5bed5571
+# %% ../nbs/02_viz.ipynb #98bddc71
 def to_frames(x) -> np.ndarray:
     "Video(s) as numpy uint8 `f h w 3`, or `b f h w 3` for a batch or a list of videos."
     if isinstance(x, (list, tuple)):
@@ -51,7 +52,7 @@ def to_frames(x) -> np.ndarray:
     if x.shape[-1] == 1: x = repeat(x, '... 1 -> ... c', c=3)      # ... f h w 3
     return np.ascontiguousarray(x)
 
-# %% ../nbs/02_viz.ipynb #3af7f3f3
+# %% ../nbs/02_viz.ipynb #65731569
 def show_frames(videos, n_frames: Optional[int] = None, titles: Optional[Sequence[str]] = None,
                 figsize=None, dpi: int = 72, size: float = 1.2):
     "Grid of frames: rows are videos, columns are (evenly subsampled) time steps. Returns `fig, axs`."
@@ -71,7 +72,7 @@ def show_frames(videos, n_frames: Optional[int] = None, titles: Optional[Sequenc
     fig.subplots_adjust(wspace=0.05, hspace=0.05)
     return fig, axs
 
-# %% ../nbs/02_viz.ipynb #b24c0207
+# %% ../nbs/02_viz.ipynb #38f839da
 def side_by_side(*videos, gap: int = 2, gap_value: int = 255) -> np.ndarray:
     "Concatenate single videos along the width: uint8 `f h W 3`. They must share `f` and `h`."
     vs = [to_frames(v) for v in videos]
@@ -86,7 +87,7 @@ def side_by_side(*videos, gap: int = 2, gap_value: int = 255) -> np.ndarray:
     parts = [p for v in vs for p in (v, sep)][:-1]
     return np.concatenate(parts, axis=2)                           # f h W 3
 
-# %% ../nbs/02_viz.ipynb #6015281a
+# %% ../nbs/02_viz.ipynb #177ed9e4
 def tile(videos, ncols: Optional[int] = None, gap: int = 2, gap_value: int = 255) -> np.ndarray:
     "Lay out a batch of videos in a grid with `ncols` columns: uint8 `f H W 3`."
     v = to_frames(videos)
@@ -100,7 +101,7 @@ def tile(videos, ncols: Optional[int] = None, gap: int = 2, gap_value: int = 255
     v = rearrange(v, '(r c) f h w ch -> f (r h) (c w) ch', r=nrows)  # f H W 3
     return np.ascontiguousarray(v[:, :v.shape[1] - gap, :v.shape[2] - gap])
 
-# %% ../nbs/02_viz.ipynb #50cb73b1
+# %% ../nbs/02_viz.ipynb #3ab3102a
 _PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (255, 225, 25), (245, 130, 48), (145, 30, 180),
             (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (170, 110, 40)]
 
@@ -110,7 +111,7 @@ def slot_palette(k: int) -> np.ndarray:
     cols = _PALETTE[:k] + [tuple(round(255 * c) for c in rgb) for rgb in extra]
     return np.array(cols, dtype=np.uint8).reshape(k, 3)
 
-# %% ../nbs/02_viz.ipynb #77ae74f8
+# %% ../nbs/02_viz.ipynb #9e8951e4
 def soft_masks(masks, f: int, h: int, w: int) -> np.ndarray:
     "Instance map (`f h w` int, background zeroed) or soft masks (`k f h w`) as float32 `k f h w` at size `h w`."
     m = masks.detach().cpu() if isinstance(masks, torch.Tensor) else torch.as_tensor(np.asarray(masks))
@@ -132,7 +133,7 @@ def soft_masks(masks, f: int, h: int, w: int) -> np.ndarray:
     else: raise ValueError(f"masks should be an instance map (f h w) or soft masks (k f h w), got shape {tuple(m.shape)}")
     return m.clamp(0, 1).numpy()
 
-# %% ../nbs/02_viz.ipynb #5540a5a2
+# %% ../nbs/02_viz.ipynb #15ce0c48
 def overlay_masks(video, masks, alpha: float = 0.5, colors=None) -> np.ndarray:
     "Colour a single video by an instance map (`f h w`, 0 = background) or soft masks (`k f h w`): uint8 `f h w 3`."
     v = to_frames(video)
@@ -147,7 +148,7 @@ def overlay_masks(video, masks, alpha: float = 0.5, colors=None) -> np.ndarray:
     out = x + alpha * (mix - tot * x)
     return np.clip(out, 0, 255).round().astype(np.uint8)
 
-# %% ../nbs/02_viz.ipynb #60ad135c
+# %% ../nbs/02_viz.ipynb #dfcb58b0
 def upscale(frames: np.ndarray, scale: int) -> np.ndarray:
     "Nearest-neighbour upscale of `... h w 3` frames by an integer factor."
     if scale == 1: return frames
@@ -158,18 +159,18 @@ def pad_even(frames: np.ndarray) -> np.ndarray:
     h, w = frames.shape[-3:-1]
     return np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode='edge')   # f h' w' 3
 
-# %% ../nbs/02_viz.ipynb #be5836fd
+# %% ../nbs/02_viz.ipynb #0b33c492
 def _frames_for_file(x, scale: int, ncols: Optional[int]) -> np.ndarray:
     return upscale(tile(x, ncols), scale)                           # f H W 3
 
-# %% ../nbs/02_viz.ipynb #9e008243
+# %% ../nbs/02_viz.ipynb #d8a5380b
 def save_gif(x, path, fps: float = 8, scale: int = 1, ncols: Optional[int] = None) -> Path:
     "Write a video (a batch is tiled) as a looping GIF, atomically. Returns the path."
     v = _frames_for_file(x, scale, ncols)
     return atomic_write(path, lambda p: iio.imwrite(p, v, plugin='pillow', extension='.gif',
                                                      duration=1000 / fps, loop=0))
 
-# %% ../nbs/02_viz.ipynb #a55361e2
+# %% ../nbs/02_viz.ipynb #2917b9d6
 def save_mp4(x, path, fps: float = 8, scale: int = 1, ncols: Optional[int] = None, crf: int = 18) -> Path:
     "Write a video (a batch is tiled) as H.264 mp4 (libx264, yuv420p; odd sizes padded), atomically. Returns the path."
     v = pad_even(_frames_for_file(x, scale, ncols))                # f H W 3, H and W even
@@ -182,7 +183,7 @@ def save_mp4(x, path, fps: float = 8, scale: int = 1, ncols: Optional[int] = Non
         w.close()
     return atomic_write(path, write)
 
-# %% ../nbs/02_viz.ipynb #85db1634
+# %% ../nbs/02_viz.ipynb #bf471330
 def show_video(x, fps: float = 8, size: int = 256, ncols: Optional[int] = None, fmt: str = 'mp4') -> HTML:
     "Inline looping animation (HTML5 mp4, or GIF with `fmt='gif'` or when ffmpeg fails); a batch is tiled."
     v = to_frames(x)
