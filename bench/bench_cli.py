@@ -70,10 +70,11 @@ def main():
                   f"{mt['n_samples']} clips from each of 2 models, {mt['sampler']} {mt['sampling_steps']} steps)", flush=True)
         # 3. one process against two gloo processes, same global batch
         if 'ddp' not in skip:
-            base = ['train-vae', a.data, '--steps', str(a.steps), '--set', 'train.bs=8', f'train.log_every={max(1, a.steps // 2)}']
-            run(CLI + base + ['--out', str(tmp / 'p1'), 'train.threads=2'])
-            run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '-m', 'olvdm.cli'] + base +
-                ['--out', str(tmp / 'p2'), 'train.threads=1'], env=dict(OMP_NUM_THREADS='1'))
+            base = lambda out, n: ['train-vae', a.data, '--out', str(tmp / out), '--steps', str(a.steps), '--set', 'train.bs=8',
+                                   f'train.log_every={max(1, a.steps // 2)}', f'train.threads={n}']
+            run(CLI + base('p1', 2))
+            run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '-m', 'olvdm.cli'] + base('p2', 1),
+                env=dict(OMP_NUM_THREADS='1'))
             s1, s2 = sec_per_step(tmp / 'p1'), sec_per_step(tmp / 'p2')
             print(f"train-vae, global batch 8: 1 process x 2 threads {s1:.3f} s/step; torchrun 2 processes x 1 thread (gloo) "
                   f"{s2:.3f} s/step ({s1 / s2:.2f}x)", flush=True)
