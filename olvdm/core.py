@@ -6,7 +6,7 @@
 __all__ = ['def_device', 'exists', 'default', 'pick_device', 'to_device', 'set_seed', 'check_shape', 'atomic_write',
            'atomic_save', 'DataLoaders']
 
-# %% ../nbs/00_core.ipynb #3f3882ab
+# %% ../nbs/00_core.ipynb #c3d3a3f6
 import os
 import random
 import tempfile
@@ -17,18 +17,18 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-# %% ../nbs/00_core.ipynb #0914d4d7
+# %% ../nbs/00_core.ipynb #0b600ccb
 def exists(x) -> bool:
     "True unless `x` is None."
     return x is not None
 
-# %% ../nbs/00_core.ipynb #f70d4728
+# %% ../nbs/00_core.ipynb #4df5c24f
 def default(x, d):
     "`x` if it is not None, else `d` (called if it is callable)."
     if exists(x): return x
     return d() if callable(d) else d
 
-# %% ../nbs/00_core.ipynb #ea3a3ac6
+# %% ../nbs/00_core.ipynb #fbdfe12b
 def pick_device() -> torch.device:
     "cuda if available, else mps, else cpu."
     if torch.cuda.is_available(): return torch.device('cuda')
@@ -37,7 +37,7 @@ def pick_device() -> torch.device:
 
 def_device = pick_device()
 
-# %% ../nbs/00_core.ipynb #4ae9c830
+# %% ../nbs/00_core.ipynb #efb32702
 def to_device(x, device=None):
     "Move a tensor, or the tensors inside nested lists, tuples and dicts, to `device` (default `def_device`)."
     device = default(device, def_device)
@@ -46,7 +46,7 @@ def to_device(x, device=None):
     if isinstance(x, (list, tuple)): return type(x)(to_device(o, device) for o in x)
     return x
 
-# %% ../nbs/00_core.ipynb #03aac6bf
+# %% ../nbs/00_core.ipynb #ed0ffb7a
 def set_seed(seed: int, deterministic: bool = False):
     "Seed python, numpy and torch (all devices)."
     random.seed(seed)
@@ -56,7 +56,7 @@ def set_seed(seed: int, deterministic: bool = False):
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
 
-# %% ../nbs/00_core.ipynb #4a8686e2
+# %% ../nbs/00_core.ipynb #dafc0f1a
 def check_shape(x, pattern: str = 'b c f h w', name: str = 'input', **sizes) -> dict:
     "Check `x` has one axis per name in `pattern` and the sizes given by keyword; return the sizes by name."
     names = pattern.split()
@@ -74,7 +74,10 @@ def check_shape(x, pattern: str = 'b c f h w', name: str = 'input', **sizes) -> 
         raise ValueError(f"{name} should have shape ({pattern}) with {want}, but got shape {shape} ({have})")
     return got
 
-# %% ../nbs/00_core.ipynb #ddcc3237
+# %% ../nbs/00_core.ipynb #159e393c
+def _umask() -> int:
+    mask = os.umask(0); os.umask(mask); return mask
+
 def atomic_write(path, write_fn: Callable) -> Path:
     "Call `write_fn(tmp_path)` on a temp file beside `path`, then `os.replace` it onto `path`. Returns `path`."
     path = Path(path)
@@ -83,13 +86,14 @@ def atomic_write(path, write_fn: Callable) -> Path:
     os.close(fd)
     try:
         write_fn(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())                              # mkstemp makes 0600; give what open() would
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
 
-# %% ../nbs/00_core.ipynb #fc0f22b6
+# %% ../nbs/00_core.ipynb #571daa45
 def atomic_save(obj, path) -> Path:
     "`torch.save(obj, path)` atomically, flushed to disk before it replaces the old file."
     def write(tmp):
@@ -97,7 +101,7 @@ def atomic_save(obj, path) -> Path:
             torch.save(obj, f); f.flush(); os.fsync(f.fileno())
     return atomic_write(path, write)
 
-# %% ../nbs/00_core.ipynb #42928a87
+# %% ../nbs/00_core.ipynb #c22e578e
 class DataLoaders:
     "A training and an optional validation `DataLoader`."
     def __init__(self, train: DataLoader, valid: Optional[DataLoader] = None):
