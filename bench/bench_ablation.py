@@ -68,7 +68,8 @@ def arm_config(a, arm):
     "Name and OLVDMConfig of arm 0 (baseline, λ = 0) or 1 (OLVDM, λ = a.lam)."
     cons = dict(variant=a.variant, **({'tau': a.tau} if a.tau is not None else {}))
     name = 'lvdm (λ=0)' if arm == 0 else f'olvdm (λ={a.lam})'
-    return name, getattr(OLVDMConfig, a.unet)(lam=0. if arm == 0 else a.lam, t_max=a.t_max, consistency=cons, slot_propagate=bool(a.propagate))
+    return name, getattr(OLVDMConfig, a.unet)(lam=0. if arm == 0 else a.lam, t_max=a.t_max, consistency=cons, slot_propagate=bool(a.propagate),
+                                                   balance=a.balance, slot_carry_grad=bool(a.carry_grad))
 
 
 def run_arm(a, arm, vae, slots, train, z_held, command):
@@ -107,6 +108,8 @@ def main():
     p.add_argument('--t_max', type=int, default=400); p.add_argument('--tau', type=float, default=None)
     p.add_argument('--propagate', type=int, default=1, help='1: the slot encoder carries slots from frame to frame (SAVi), in the loss and in '
                    'the measures; 0: slots of each frame on their own (deterministic init)')
+    p.add_argument('--balance', default='grad', choices=['grad', 'none'], help="'grad': λ is the ratio of the term's gradient norm to the diffusion loss's at the UNet output; 'none': λ · loss")
+    p.add_argument('--carry_grad', type=int, default=0, help='1: the loss gradient also flows back through the slots carried from frame to frame')
     p.add_argument('--variant', default='object'); p.add_argument('--unet', default='tiny', choices=['tiny', 'small'])
     p.add_argument('--bs', type=int, default=8); p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--warmup', type=int, default=100)

@@ -7,7 +7,7 @@ __all__ = ['SlotConfig', 'SlotAttention', 'pos_grid', 'SoftPositionEmbed', 'Fram
            'LatentSlotModel', 'SlotLoss', 'LatentClips', 'latent_dataset', 'save_slots', 'load_slots',
            'guided_upsample', 'pixel_masks']
 
-# %% ../nbs/06_slots.ipynb #fa3b93bb
+# %% ../nbs/06_slots.ipynb #77addb20
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Optional
@@ -20,7 +20,7 @@ from fastprogress.fastprogress import progress_bar
 
 from .core import atomic_save, check_shape, default, exists
 
-# %% ../nbs/06_slots.ipynb #5e6be473
+# %% ../nbs/06_slots.ipynb #7d27f4e5
 @dataclass
 class SlotConfig:
     "Sizes of a `LatentSlotModel`. Presets: `SlotConfig.tiny()`, `SlotConfig.paper()`."
@@ -50,7 +50,7 @@ class SlotConfig:
         "Locatello et al.'s object-discovery sizes: 7 slots of 64, 5x5 convs in encoder and decoder."
         return cls(**{**dict(n_slots=7, enc_kernel=5, dec_layers=4, dec_kernel=5), **kw})
 
-# %% ../nbs/06_slots.ipynb #68e30602
+# %% ../nbs/06_slots.ipynb #1014050c
 class SlotAttention(nn.Module):
     "Slot Attention: `n t c` inputs -> (slots `n k d`, attention `n k t`, softmax over slots)."
     def __init__(self, dim: int, n_slots: int, iters: int = 3, hidden: int = 128, eps: float = 1e-8,
@@ -100,7 +100,7 @@ class SlotAttention(nn.Module):
             slots, attn = self.step(slots, k, v)
         return slots, attn
 
-# %% ../nbs/06_slots.ipynb #8f8c6e41
+# %% ../nbs/06_slots.ipynb #77703dfb
 def pos_grid(h: int, w: int, device=None) -> torch.Tensor:
     "`h w 4` grid of (x, y, 1-x, 1-y), each in [0, 1]."
     y, x = torch.meshgrid(torch.linspace(0, 1, h, device=device), torch.linspace(0, 1, w, device=device), indexing='ij')
@@ -115,7 +115,7 @@ class SoftPositionEmbed(nn.Module):
         g = pos_grid(*x.shape[-2:], x.device).to(x.dtype)                # h w 4
         return x + rearrange(self.proj(g), 'h w c -> 1 c h w')
 
-# %% ../nbs/06_slots.ipynb #6b008600
+# %% ../nbs/06_slots.ipynb #a4c90605
 class FrameSlots(nn.Module):
     "Per-frame slots of latents `b c f h w` -> (slots `b f k d`, attention `b f k h w`)."
     def __init__(self, cfg: SlotConfig):
@@ -136,8 +136,8 @@ class FrameSlots(nn.Module):
         return self.mlp(rearrange(x, 'n e h w -> n (h w) e'))             # (b f) (h w) d
 
     def forward(self, z, generator=None, deterministic: bool = False, iters: Optional[int] = None,
-                propagate: Optional[bool] = None):
-        "Slots of each frame; `iters` overrides `cfg.iters`; `propagate` (default `cfg.temporal`) carries slots over frames."
+                propagate: Optional[bool] = None, carry_grad: bool = True):
+        "Slots of each frame; `iters` overrides `cfg.iters`; `propagate` (default `cfg.temporal`) carries slots over frames (with `carry_grad=False`, without gradient)."
         b, c, f, h, w = check_shape(z, 'b c f h w', name='latents', c=self.cfg.in_channels).values()
         tok = self.tokens(z)                                              # (b f) (h w) d
         kw = dict(generator=generator, deterministic=deterministic)
@@ -149,6 +149,7 @@ class FrameSlots(nn.Module):
         tok = rearrange(tok, '(b f) t d -> b f t d', b=b)
         slots, out = None, []
         for t in range(f):
+            if exists(slots) and not carry_grad: slots = slots.detach()  # frame t's gradient stays in frame t
             if exists(slots) and temporal: slots = slots + self.predictor(slots)   # b k d: predicted slots for frame t
             it = iters if t == 0 or not temporal else self.cfg.iters_next
             slots, attn = self.attn(tok[:, t], slots=slots, iters=it, **kw)
@@ -157,7 +158,7 @@ class FrameSlots(nn.Module):
         attn = torch.stack([a for _, a in out], 1)                        # b f k (h w)
         return slots, rearrange(attn, 'b f k (h w) -> b f k h w', h=h)
 
-# %% ../nbs/06_slots.ipynb #02611dcc
+# %% ../nbs/06_slots.ipynb #28a44ca1
 class SpatialBroadcastDecoder(nn.Module):
     "Slots `n k d` -> per-slot latents `n k c h w` and alpha logits `n k h w`."
     def __init__(self, dim: int, out_channels: int, hidden: int = 64, layers: int = 3, kernel: int = 1):
@@ -174,7 +175,7 @@ class SpatialBroadcastDecoder(nn.Module):
         out = rearrange(out, '(n k) c h w -> n k c h w', n=n)
         return out[:, :, :-1], out[:, :, -1]                              # n k c h w, n k h w
 
-# %% ../nbs/06_slots.ipynb #2dd0832b
+# %% ../nbs/06_slots.ipynb #804be9a4
 class LatentSlotModel(nn.Module):
     "Object discovery in latent space: slots per frame, decoded and composited back into the latent."
     def __init__(self, cfg: Optional[SlotConfig] = None):
@@ -194,7 +195,7 @@ class LatentSlotModel(nn.Module):
                     recons=rearrange(recons, '(b f) k c h w -> b f k c h w', b=b),
                     masks=rearrange(masks, '(b f) k h w -> b f k h w', b=b), slots=slots, attn=attn)
 
-# %% ../nbs/06_slots.ipynb #3de39882
+# %% ../nbs/06_slots.ipynb #8f681b3c
 class SlotLoss:
     "`loss_func(model, batch)`: MSE between the slot reconstruction and the latent (`batch['latent']`, or `vae` on `batch['video']`)."
     def __init__(self, vae: Optional[nn.Module] = None, n_frames: Optional[int] = None):
@@ -218,7 +219,7 @@ class SlotLoss:
         out = model(z)
         return dict(loss=F.mse_loss(out['recon'], z))
 
-# %% ../nbs/06_slots.ipynb #41369c04
+# %% ../nbs/06_slots.ipynb #f36b1d2e
 class LatentClips(torch.utils.data.Dataset):
     "Precomputed latents `n c f h w`, with instance maps `n f H W` and videos `n 3 f H W` when given: items are dicts."
     def __init__(self, latent, mask=None, video=None):
@@ -241,7 +242,7 @@ def latent_dataset(vae: nn.Module, ds, bs: int = 16, keep_video: bool = False) -
     cat = lambda xs: torch.cat(xs) if xs else None
     return LatentClips(cat(lat), cat(masks), cat(videos))
 
-# %% ../nbs/06_slots.ipynb #ad867d13
+# %% ../nbs/06_slots.ipynb #50cf02ba
 def save_slots(model: LatentSlotModel, path) -> Path:
     "Write `model`'s config and weights to `path` atomically."
     return atomic_save(dict(kind='olvdm.slots.LatentSlotModel', config=asdict(model.cfg), state_dict=model.state_dict()), path)
@@ -258,7 +259,7 @@ def load_slots(path, map_location='cpu') -> LatentSlotModel:
     model.load_state_dict(sd['state_dict'])
     return model.eval()
 
-# %% ../nbs/06_slots.ipynb #b442272a
+# %% ../nbs/06_slots.ipynb #296f4aea
 def guided_upsample(masks: torch.Tensor, image: torch.Tensor, sigma: float = 0.1, radius: int = 2) -> torch.Tensor:
     "Grid masks `n k h w` to `n k H W`, guided by `image` `n c H W`: each pixel averages the masks of nearby cells, weighted by colour similarity."
     n, k, h, w = check_shape(masks, 'n k h w', name='masks').values()
@@ -277,7 +278,7 @@ def guided_upsample(masks: torch.Tensor, image: torch.Tensor, sigma: float = 0.1
         num, den = num + wgt * up(masks, dy, dx), den + wgt
     return num / den                                                         # n k H W (den >= 1)
 
-# %% ../nbs/06_slots.ipynb #2f84f03a
+# %% ../nbs/06_slots.ipynb #d8faeb8f
 @torch.no_grad()
 def pixel_masks(out: dict, vae: Optional[nn.Module] = None, video: Optional[torch.Tensor] = None, mode: str = 'guided',
                 sigma: Optional[float] = None, radius: int = 2, chunk: int = 64, latent: Optional[torch.Tensor] = None) -> torch.Tensor:
