@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['def_device', 'exists', 'default', 'pick_device', 'to_device', 'set_seed', 'check_shape', 'atomic_write',
-           'atomic_save', 'DataLoaders']
+           'atomic_save', 'read_checkpoint', 'DataLoaders']
 
-# %% ../nbs/00_core.ipynb #c3d3a3f6
+# %% ../nbs/00_core.ipynb #136a696a
 import os
 import random
 import tempfile
@@ -17,18 +17,18 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-# %% ../nbs/00_core.ipynb #0b600ccb
+# %% ../nbs/00_core.ipynb #fc0e06e3
 def exists(x) -> bool:
     "True unless `x` is None."
     return x is not None
 
-# %% ../nbs/00_core.ipynb #4df5c24f
+# %% ../nbs/00_core.ipynb #25085c2f
 def default(x, d):
     "`x` if it is not None, else `d` (called if it is callable)."
     if exists(x): return x
     return d() if callable(d) else d
 
-# %% ../nbs/00_core.ipynb #fbdfe12b
+# %% ../nbs/00_core.ipynb #1bcb989e
 def pick_device() -> torch.device:
     "cuda if available, else mps, else cpu."
     if torch.cuda.is_available(): return torch.device('cuda')
@@ -37,7 +37,7 @@ def pick_device() -> torch.device:
 
 def_device = pick_device()
 
-# %% ../nbs/00_core.ipynb #efb32702
+# %% ../nbs/00_core.ipynb #0f3f5606
 def to_device(x, device=None):
     "Move a tensor, or the tensors inside nested lists, tuples and dicts, to `device` (default `def_device`)."
     device = default(device, def_device)
@@ -46,7 +46,7 @@ def to_device(x, device=None):
     if isinstance(x, (list, tuple)): return type(x)(to_device(o, device) for o in x)
     return x
 
-# %% ../nbs/00_core.ipynb #ed0ffb7a
+# %% ../nbs/00_core.ipynb #4b76ecb9
 def set_seed(seed: int, deterministic: bool = False):
     "Seed python, numpy and torch (all devices)."
     random.seed(seed)
@@ -56,7 +56,7 @@ def set_seed(seed: int, deterministic: bool = False):
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
 
-# %% ../nbs/00_core.ipynb #dafc0f1a
+# %% ../nbs/00_core.ipynb #ae659404
 def check_shape(x, pattern: str = 'b c f h w', name: str = 'input', **sizes) -> dict:
     "Check `x` has one axis per name in `pattern` and the sizes given by keyword; return the sizes by name."
     names = pattern.split()
@@ -74,7 +74,7 @@ def check_shape(x, pattern: str = 'b c f h w', name: str = 'input', **sizes) -> 
         raise ValueError(f"{name} should have shape ({pattern}) with {want}, but got shape {shape} ({have})")
     return got
 
-# %% ../nbs/00_core.ipynb #159e393c
+# %% ../nbs/00_core.ipynb #58453687
 def _umask() -> int:
     mask = os.umask(0); os.umask(mask); return mask
 
@@ -93,7 +93,7 @@ def atomic_write(path, write_fn: Callable) -> Path:
         raise
     return path
 
-# %% ../nbs/00_core.ipynb #571daa45
+# %% ../nbs/00_core.ipynb #de324681
 def atomic_save(obj, path) -> Path:
     "`torch.save(obj, path)` atomically, flushed to disk before it replaces the old file."
     def write(tmp):
@@ -101,7 +101,21 @@ def atomic_save(obj, path) -> Path:
             torch.save(obj, f); f.flush(); os.fsync(f.fileno())
     return atomic_write(path, write)
 
-# %% ../nbs/00_core.ipynb #c22e578e
+def read_checkpoint(path, what: str = 'checkpoint', hint: str = 'train one first or check the path', map_location='cpu') -> dict:
+    "`torch.load` a dict of tensors and plain data, with errors that say what to do for a missing, corrupt or unsafe file."
+    path = Path(path)
+    if not path.exists(): raise FileNotFoundError(f"no {what} at {path}: {hint}")
+    try: sd = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:
+        if 'Weights only load failed' in str(e):
+            raise RuntimeError(f"{what} {path} holds objects other than tensors and plain data; load it with "
+                               "torch.load(path, weights_only=False) only if you trust the file") from e
+        raise RuntimeError(f"{what} {path} is corrupt or truncated ({type(e).__name__}); delete it and write it again, "
+                           "or use an earlier checkpoint") from e
+    if not isinstance(sd, dict): raise ValueError(f"{path} is not a {what} (it holds a {type(sd).__name__}, not a dict)")
+    return sd
+
+# %% ../nbs/00_core.ipynb #d9855e67
 class DataLoaders:
     "A training and an optional validation `DataLoader`."
     def __init__(self, train: DataLoader, valid: Optional[DataLoader] = None):

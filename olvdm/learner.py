@@ -8,7 +8,7 @@ __all__ = ['CancelFitException', 'CancelEpochException', 'CancelBatchException',
            'MetricsCB', 'ProgressCB', 'GradClipCB', 'ema_copy', 'EMACB', 'MixedPrecisionCB', 'one_cycle',
            'cosine_warmup', 'LRSchedCB', 'load_checkpoint', 'CheckpointCB']
 
-# %% ../nbs/04_learner.ipynb #f59bfce3
+# %% ../nbs/04_learner.ipynb #0d923988
 import math
 import random
 from copy import deepcopy
@@ -23,27 +23,27 @@ from fastcore.basics import patch
 from fastprogress.fastprogress import master_bar, progress_bar
 from torch.optim.lr_scheduler import LambdaLR, OneCycleLR
 
-from .core import atomic_save, def_device, default, exists, to_device
+from .core import atomic_save, def_device, default, exists, read_checkpoint, to_device
 
-# %% ../nbs/04_learner.ipynb #5138003f
+# %% ../nbs/04_learner.ipynb #450ce5a1
 class CancelFitException(Exception): "Raise in a callback to end `fit` now; `after_fit` still runs."
 class CancelEpochException(Exception): "Raise in a callback to end this epoch; `after_epoch` still runs."
 class CancelBatchException(Exception): "Raise in a callback to skip the rest of this batch; `after_batch` still runs."
 class NonFiniteLossError(FloatingPointError): "Training loss was nan/inf; raised before the optimizer step."
 
-# %% ../nbs/04_learner.ipynb #623a901a
+# %% ../nbs/04_learner.ipynb #b03266e2
 class Callback:
     "Base class for callbacks: define any hook methods; callbacks with a lower `order` run first."
     order = 0
 
-# %% ../nbs/04_learner.ipynb #7b3324fd
+# %% ../nbs/04_learner.ipynb #ae4f3e53
 def run_cbs(cbs, method_nm, learn=None):
     "Call `method_nm(learn)` on each callback in `cbs` that defines it, by increasing `order`."
     for cb in sorted(cbs, key=attrgetter('order')):
         method = getattr(cb, method_nm, None)
         if method is not None: method(learn)
 
-# %% ../nbs/04_learner.ipynb #ccf4df5a
+# %% ../nbs/04_learner.ipynb #3ec27be0
 _cancel = dict(fit=CancelFitException, epoch=CancelEpochException, batch=CancelBatchException)
 
 class with_cbs:
@@ -60,7 +60,7 @@ class with_cbs:
             finally: o.callback(f'cleanup_{nm}')
         return _f
 
-# %% ../nbs/04_learner.ipynb #141dc5cd
+# %% ../nbs/04_learner.ipynb #289a8283
 def seed_loader(dl, seed: int, epoch: int):
     "Fix the shuffle order (and worker seeds) of DataLoader `dl` for `epoch` from `(seed, epoch)`."
     g = torch.Generator().manual_seed((seed * 1_000_003 + epoch) % 2**63)
@@ -70,7 +70,7 @@ def seed_loader(dl, seed: int, epoch: int):
     if hasattr(sampler, 'set_epoch'): sampler.set_epoch(epoch)
     return dl
 
-# %% ../nbs/04_learner.ipynb #95b495c6
+# %% ../nbs/04_learner.ipynb #a8ee524d
 class Learner:
     "Train `model` on `dls` by minimising `loss_func(model, batch)`; callbacks add everything else."
     def __init__(self, model, dls, loss_func, lr=1e-3, cbs=(), opt_func=torch.optim.AdamW, seed: int = 0):
@@ -166,7 +166,7 @@ class Learner:
         finally:
             for cb in cbs: self.cbs.remove(cb)
 
-# %% ../nbs/04_learner.ipynb #00fce243
+# %% ../nbs/04_learner.ipynb #2e2c31e3
 def get_rng_state() -> dict:
     "Python, NumPy and torch (CPU, CUDA) RNG states as plain data."
     name, keys, pos, has_gauss, cached = np.random.get_state()
@@ -183,7 +183,7 @@ def set_rng_state(st: dict):
     if 'cuda' in st and torch.cuda.is_available() and len(st['cuda']) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(st['cuda'])
 
-# %% ../nbs/04_learner.ipynb #3771818f
+# %% ../nbs/04_learner.ipynb #c862f96d
 class DeviceCB(Callback):
     "Move model, optimizer state and every batch to `device` (default `def_device`)."
     order = -20
@@ -193,14 +193,14 @@ class DeviceCB(Callback):
         learn.opt.load_state_dict(learn.opt.state_dict())  # re-casts the state onto the parameters' device
     def before_batch(self, learn): learn.batch = to_device(learn.batch, self.device)
 
-# %% ../nbs/04_learner.ipynb #39a62ece
+# %% ../nbs/04_learner.ipynb #b57504f5
 def batch_size(b) -> int:
     "Length of the first tensor in a batch (a tensor, tuple/list or dict); 1 if there is none."
     if isinstance(b, dict): b = list(b.values())
     if isinstance(b, (list, tuple)): return next((batch_size(o) for o in b if isinstance(o, (torch.Tensor, list, tuple, dict))), 1)
     return len(b) if isinstance(b, torch.Tensor) and b.ndim else 1
 
-# %% ../nbs/04_learner.ipynb #7d2937b3
+# %% ../nbs/04_learner.ipynb #27d1e267
 class MetricsCB(Callback):
     "Per-epoch means of every `learn.logs` entry, train and valid, appended to `learn.history` as one dict per epoch."
     order = 10
@@ -217,7 +217,7 @@ class MetricsCB(Callback):
         if h and h[-1]['epoch'] == learn.epoch and not (row.keys() & h[-1].keys()): h[-1].update(row)
         else: h.append(dict(epoch=learn.epoch, step=learn.step, **row))
 
-# %% ../nbs/04_learner.ipynb #9a72704b
+# %% ../nbs/04_learner.ipynb #1e891278
 def _fmt(v): return f'{v:.4f}' if isinstance(v, float) else str(v)
 
 class ProgressCB(Callback):
@@ -250,14 +250,14 @@ class ProgressCB(Callback):
     def _graph(self):
         self.mbar.update_graph([list(zip(*pts)) for pts in (self.train, self.valid) if pts])
 
-# %% ../nbs/04_learner.ipynb #50638511
+# %% ../nbs/04_learner.ipynb #ea65b2bf
 class GradClipCB(Callback):
     "Clip the global gradient norm to `max_norm` after backward; log the unclipped norm as `grad_norm`."
     def __init__(self, max_norm=1.0): self.max_norm = max_norm
     def after_backward(self, learn):
         learn.logs['grad_norm'] = torch.nn.utils.clip_grad_norm_(learn.model.parameters(), self.max_norm).item()
 
-# %% ../nbs/04_learner.ipynb #56b8880b
+# %% ../nbs/04_learner.ipynb #747f745a
 def ema_copy(model):
     "A frozen eval-mode copy of `model` to hold its EMA."
     return deepcopy(model).eval().requires_grad_(False)
@@ -276,7 +276,7 @@ class EMACB(Callback):
             if e.dtype.is_floating_point: e.lerp_(p, 1 - self.decay)
             else: e.copy_(p)
 
-# %% ../nbs/04_learner.ipynb #08de0dc2
+# %% ../nbs/04_learner.ipynb #5d260771
 class MixedPrecisionCB(Callback):
     "Autocast forward and loss to `dtype` (default bf16; fp16 with a GradScaler on GPUs without bf16)."
     order = -10
@@ -298,7 +298,7 @@ class MixedPrecisionCB(Callback):
         if self.scaler: self.scaler.step(learn.opt); self.scaler.update()
         else: learn.opt.step()
 
-# %% ../nbs/04_learner.ipynb #d96d41d4
+# %% ../nbs/04_learner.ipynb #89bf8e56
 def one_cycle(total_steps: int, max_lr: float, pct_start=0.25):
     "`sched_func` for `LRSchedCB`: torch's `OneCycleLR` over `total_steps` optimizer steps."
     return partial(OneCycleLR, max_lr=max_lr, total_steps=total_steps, pct_start=pct_start)
@@ -311,7 +311,7 @@ def cosine_warmup(total_steps: int, warmup=0, min_ratio=0.0):
         return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * t))
     return partial(LambdaLR, lr_lambda=f)
 
-# %% ../nbs/04_learner.ipynb #3a577471
+# %% ../nbs/04_learner.ipynb #597dfe56
 class LRSchedCB(Callback):
     "Create `sched_func(learn.opt)` as `learn.sched` at the first fit and step it after every optimizer step."
     def __init__(self, sched_func): self.sched_func, self.sched, self.lrs = sched_func, None, []
@@ -326,7 +326,7 @@ class LRSchedCB(Callback):
     def after_step(self, learn):
         self.lrs.append(learn.opt.param_groups[0]['lr']); self.sched.step()
 
-# %% ../nbs/04_learner.ipynb #2b7a0288
+# %% ../nbs/04_learner.ipynb #cd66bb55
 @patch
 def state_dict(self: Learner, config=None) -> dict:
     "Everything needed to resume: weights, optimizer, schedule, EMA, counters, history, RNG states, `config`."
@@ -337,29 +337,21 @@ def state_dict(self: Learner, config=None) -> dict:
                 step=self.step, epoch=self.pos[0], iter=self.pos[1], history=self.history,
                 rng=get_rng_state(), config=asdict(config) if is_dataclass(config) else config)
 
-# %% ../nbs/04_learner.ipynb #5ca423a5
+# %% ../nbs/04_learner.ipynb #2b9d05bc
 @patch
 def save(self: Learner, path, config=None) -> Path:
     "Write `self.state_dict(config)` to `path` atomically (temp file in the same folder, then `os.replace`)."
     return atomic_save(self.state_dict(config), path)
 
-# %% ../nbs/04_learner.ipynb #d33515f5
+# %% ../nbs/04_learner.ipynb #9700a18e
 def load_checkpoint(path, map_location='cpu') -> dict:
     "Read a checkpoint written by `Learner.save`, with clear errors for missing or corrupt files."
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"no checkpoint at {path}; train first or check the path")
-    try: sd = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:
-        if 'Weights only load failed' in str(e):
-            raise RuntimeError(f"checkpoint {path} holds objects other than tensors and plain data (check `config`); "
-                               "load it with torch.load(path, weights_only=False) only if you trust the file") from e
-        raise RuntimeError(f"checkpoint {path} is corrupt or truncated ({type(e).__name__}); "
-                           "delete it or use an earlier checkpoint") from e
-    if not isinstance(sd, dict) or 'model' not in sd:
+    sd = read_checkpoint(path, 'checkpoint', 'train first or check the path', map_location)
+    if 'model' not in sd:
         raise ValueError(f"{path} is not a Learner checkpoint (no 'model' entry); was it written by Learner.save?")
     return sd
 
-# %% ../nbs/04_learner.ipynb #6a6c676d
+# %% ../nbs/04_learner.ipynb #87b6c6ed
 @patch
 def load_state_dict(self: Learner, sd: dict):
     "Restore a `state_dict` (entries other than 'model' are optional); `EMACB`/`LRSchedCB` pick up EMA and schedule."
@@ -381,7 +373,7 @@ def load(self: Learner, path):
     "Restore the state saved by `save(path)`; `fit` then continues where that run stopped."
     return self.load_state_dict(load_checkpoint(path))
 
-# %% ../nbs/04_learner.ipynb #9f253dea
+# %% ../nbs/04_learner.ipynb #220356fa
 class CheckpointCB(Callback):
     "Save the learner to `path` every `every` optimizer steps and at the end of fit, with an optional `config`."
     order = 30

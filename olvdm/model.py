@@ -6,10 +6,10 @@
 __all__ = ['OLVDMConfig', 'OLVDM', 'batch_latents', 'frame_slots', 'balanced_term', 'olvdm_loss', 'update_ema', 'decode_clips',
            'sample_olvdm', 'save_olvdm', 'olvdm_from_config', 'load_olvdm', 'BudgetCB', 'UNetEMACB', 'train_ldm']
 
-# %% ../nbs/10_olvdm.ipynb #6a7b3a64
+# %% ../nbs/10_olvdm.ipynb #c92b6590
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
@@ -19,8 +19,9 @@ from einops import rearrange
 from fastcore.basics import patch
 from torch.utils.data import Dataset
 
+from .config import build_config
 from .consistency import ConsistencyConfig
-from .core import DataLoaders, atomic_save, check_shape, default, exists, set_seed
+from .core import DataLoaders, atomic_save, check_shape, default, exists, read_checkpoint, set_seed
 from .diffusion import NoiseSchedule, diffusion_loss, sample as diffusion_sample
 from .learner import (Callback, CancelFitException, CheckpointCB, DeviceCB, GradClipCB, Learner, MetricsCB,
                            ProgressCB, ema_copy)
@@ -28,17 +29,7 @@ from .slots import LatentClips, LatentSlotModel, SlotConfig, latent_dataset
 from .unet3d import UNet3D, UNetConfig
 from .vae import VAEConfig, VideoVAE
 
-# %% ../nbs/10_olvdm.ipynb #ac148ebd
-def _dataclass_from_dict(cls, d: dict, name: str):
-    "Build dataclass `cls` from dict `d`, with an error naming unknown keys; lists become tuples."
-    if isinstance(d, cls): return d
-    if not isinstance(d, dict): raise TypeError(f"{name} should be a dict of {cls.__name__} fields, got {type(d).__name__}")
-    known = {f.name for f in fields(cls)}
-    if bad := sorted(set(d) - known):
-        raise ValueError(f"unknown {name} keys {bad}; {cls.__name__} has: {', '.join(sorted(known))}")
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
-
-# %% ../nbs/10_olvdm.ipynb #e441f9ef
+# %% ../nbs/10_olvdm.ipynb #04c33f65
 @dataclass
 class OLVDMConfig:
     "Denoiser, diffusion and consistency settings of an `OLVDM`. Presets: `OLVDMConfig.tiny()`, `.small()`, `.lvdm()`."
@@ -58,8 +49,8 @@ class OLVDMConfig:
     ema_decay: float = 0.999          # EMA of the UNet weights for sampling (warmed up: min(decay, (1+n)/(10+n)))
 
     def __post_init__(self):
-        self.unet = _dataclass_from_dict(UNetConfig, self.unet, 'unet')
-        self.consistency = _dataclass_from_dict(ConsistencyConfig, self.consistency, 'consistency')
+        self.unet = build_config(UNetConfig, self.unet, where='unet')
+        self.consistency = build_config(ConsistencyConfig, self.consistency, where='consistency')
         for k, ok in dict(schedule=('linear', 'cosine'), parameterization=('eps', 'v', 'x0'), loss_type=('l1', 'l2'),
                           balance=('grad', 'none')).items():
             if getattr(self, k) not in ok: raise ValueError(f"unknown {k}={getattr(self, k)!r}; use one of {ok}")
@@ -85,12 +76,12 @@ class OLVDMConfig:
     @classmethod
     def from_dict(cls, d: dict):
         "Rebuild from `asdict(cfg)` or a config file's dict; unknown keys raise an error that lists the known ones."
-        return _dataclass_from_dict(cls, d, 'OLVDMConfig')
+        return build_config(cls, d)
 
     def make_schedule(self) -> NoiseSchedule:
         return NoiseSchedule.linear(self.T) if self.schedule == 'linear' else NoiseSchedule.cosine(self.T)
 
-# %% ../nbs/10_olvdm.ipynb #5b1309e0
+# %% ../nbs/10_olvdm.ipynb #0ea1099c
 class OLVDM(nn.Module):
     "Frozen `vae` + trainable `unet` (and its EMA) + frozen `slots`: `loss(batch)` trains, `sample(n, ...)` generates."
     def __init__(self, vae: VideoVAE, slots: LatentSlotModel, cfg: Optional[OLVDMConfig] = None):
@@ -117,7 +108,7 @@ class OLVDM(nn.Module):
 
     def extra_repr(self): return f"λ={self.cfg.lam}, t_max={self.cfg.t_max}, {self.cfg.parameterization}, {self.cfg.loss_type}"
 
-# %% ../nbs/10_olvdm.ipynb #ef3d6e8b
+# %% ../nbs/10_olvdm.ipynb #2cf2d254
 @torch.no_grad()
 def _encode(vae: VideoVAE, x): return vae.encode_latents(x)
 
@@ -134,12 +125,12 @@ def batch_latents(model: OLVDM, batch) -> torch.Tensor:
     check_shape(z, 'b c f h w', name='latents', c=model.vae.cfg.z_channels)
     return z
 
-# %% ../nbs/10_olvdm.ipynb #caebde46
+# %% ../nbs/10_olvdm.ipynb #a01f62d9
 def frame_slots(model: OLVDM, z) -> tuple:
     "Slots `b f k d` and attention `b f k h w` of latents `b c f h w` from the frozen slot encoder (deterministic init)."
     return model.slots.encoder(z, deterministic=True, propagate=model.cfg.slot_propagate, carry_grad=model.cfg.slot_carry_grad)
 
-# %% ../nbs/10_olvdm.ipynb #87987d9a
+# %% ../nbs/10_olvdm.ipynb #57bd4b96
 def _per_sample_norm(g): return g.flatten(1).norm(dim=1).view(-1, *[1] * (g.ndim - 1))
 
 def balanced_term(pred, main_loss, term, ratio: float):
@@ -165,7 +156,7 @@ def olvdm_loss(model: OLVDM, batch, t=None, noise=None, generator=None) -> dict:
     else: loss = d.loss + lam * cons
     return dict(loss=loss, diffusion=d.loss.detach(), consistency=cons.detach(), gated=gate.float().mean())
 
-# %% ../nbs/10_olvdm.ipynb #3cdfa784
+# %% ../nbs/10_olvdm.ipynb #a39ff919
 @torch.no_grad()
 def update_ema(model: OLVDM):
     "One EMA step of `model.ema` towards `model.unet`, decay `min(ema_decay, (1+n)/(10+n))` at update n."
@@ -175,13 +166,13 @@ def update_ema(model: OLVDM):
     for e, p in zip(model.ema.buffers(), model.unet.buffers()): e.copy_(p)
     model.ema_steps += 1
 
-# %% ../nbs/10_olvdm.ipynb #1136ff14
+# %% ../nbs/10_olvdm.ipynb #cf45cd42
 @torch.no_grad()
 def decode_clips(model: OLVDM, z, bs: int = 8) -> torch.Tensor:
     "Clips `b 3 f H W` in [-1, 1] from scaled latents, `bs` at a time."
     return torch.cat([model.vae.decode_latents(zz) for zz in z.split(bs)]).clamp(-1, 1)
 
-# %% ../nbs/10_olvdm.ipynb #d981e400
+# %% ../nbs/10_olvdm.ipynb #6a60b971
 @torch.no_grad()
 def sample_olvdm(model: OLVDM, n: int = 4, frames: Optional[int] = None, steps: Optional[int] = None, sampler: str = 'dpmpp_2m',
                  return_masks: bool = False, seed: Optional[int] = None, use_ema: bool = True, eta: float = 0.,
@@ -201,7 +192,7 @@ def sample_olvdm(model: OLVDM, n: int = 4, frames: Optional[int] = None, steps: 
     if return_latents: out.append(z)
     return out[0] if len(out) == 1 else tuple(out)
 
-# %% ../nbs/10_olvdm.ipynb #4745b5e2
+# %% ../nbs/10_olvdm.ipynb #6c8e4290
 @patch
 def sample(self: OLVDM, n: int = 4, frames: Optional[int] = None, steps: Optional[int] = None, sampler: str = 'dpmpp_2m',
            return_masks: bool = False, seed: Optional[int] = None, **kwargs):
@@ -213,30 +204,24 @@ def loss(self: OLVDM, batch, **kwargs) -> dict:
     "`olvdm_loss(self, batch)`: dict(loss, diffusion, consistency, gated)."
     return olvdm_loss(self, batch, **kwargs)
 
-# %% ../nbs/10_olvdm.ipynb #70a48363
+# %% ../nbs/10_olvdm.ipynb #c5d33cbb
 def save_olvdm(model: OLVDM, path, **meta) -> Path:
     "Write all three parts, the EMA and their configs to `path` atomically; `meta` (plain data) is stored alongside."
     return atomic_save(dict(kind='olvdm.model.OLVDM', config=model.config_dict(), state_dict=model.state_dict(), meta=meta), path)
 
-# %% ../nbs/10_olvdm.ipynb #a5257968
+# %% ../nbs/10_olvdm.ipynb #58ff9cf3
 def olvdm_from_config(config: dict) -> OLVDM:
     "An untrained `OLVDM` built from `model.config_dict()` (keys 'olvdm', 'vae', 'slots')."
     if not isinstance(config, dict) or not {'olvdm', 'vae', 'slots'} <= set(config):
         raise ValueError(f"an OLVDM config needs 'olvdm', 'vae' and 'slots' entries, got {list(config) if isinstance(config, dict) else type(config).__name__}")
-    vae = VideoVAE(_dataclass_from_dict(VAEConfig, config['vae'], 'vae'))
-    slots = LatentSlotModel(_dataclass_from_dict(SlotConfig, config['slots'], 'slots'))
+    vae = VideoVAE(build_config(VAEConfig, config['vae'], where='vae'))
+    slots = LatentSlotModel(build_config(SlotConfig, config['slots'], where='slots'))
     return OLVDM(vae, slots, OLVDMConfig.from_dict(config['olvdm']))
 
-# %% ../nbs/10_olvdm.ipynb #eeb003f7
+# %% ../nbs/10_olvdm.ipynb #36d8e61f
 def load_olvdm(path, map_location='cpu') -> OLVDM:
     "Rebuild an `OLVDM` (in eval mode) from `save_olvdm`'s file or a `train_ldm` Learner checkpoint."
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"no OLVDM checkpoint at {path}: train one (train_ldm, or bench/bench_ablation.py) or check the path")
-    try: sd = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:
-        raise RuntimeError(f"OLVDM checkpoint {path} is corrupt or truncated ({type(e).__name__}: {str(e)[:80]}); "
-                           "delete it and train or save again") from e
-    if not isinstance(sd, dict): raise ValueError(f"{path} is not an OLVDM checkpoint (it holds a {type(sd).__name__})")
+    sd = read_checkpoint(path, 'OLVDM checkpoint', 'train one (olvdm train-ldm, or train_ldm) or check the path', map_location)
     weights = sd.get('state_dict', sd.get('model'))
     if not isinstance(weights, dict) or not isinstance(sd.get('config'), dict) or 'olvdm' not in sd['config']:
         raise ValueError(f"{path} is not an OLVDM checkpoint (no OLVDM config and weights): write it with save_olvdm or train_ldm; "
@@ -247,7 +232,7 @@ def load_olvdm(path, map_location='cpu') -> OLVDM:
     model.meta = sd.get('meta', {})
     return model.eval()
 
-# %% ../nbs/10_olvdm.ipynb #0ffc91da
+# %% ../nbs/10_olvdm.ipynb #21aab238
 class BudgetCB(Callback):
     "Stop at `max_steps` or after `minutes`; warmup then cosine lr over the budget; `trace` of the logs at every step."
     order = -5
@@ -273,7 +258,7 @@ class UNetEMACB(Callback):
     "`update_ema(learn.model)` after every optimizer step."
     def after_step(self, learn): update_ema(learn.model)
 
-# %% ../nbs/10_olvdm.ipynb #b69159d3
+# %% ../nbs/10_olvdm.ipynb #0cf50b0e
 def _ldm_dls(model: OLVDM, data, bs: int) -> DataLoaders:
     "DataLoaders of latents from `data`: DataLoaders (as they are), a dataset of latents, or a dataset of clips (encoded once)."
     if isinstance(data, DataLoaders): return data
@@ -285,7 +270,7 @@ def _ldm_dls(model: OLVDM, data, bs: int) -> DataLoaders:
     if 'latent' not in item: data = latent_dataset(model.vae, data, bs=max(bs, 16))
     return DataLoaders.from_datasets(data, bs=bs)
 
-# %% ../nbs/10_olvdm.ipynb #2f0cb018
+# %% ../nbs/10_olvdm.ipynb #e24285ba
 def train_ldm(model: OLVDM, data, steps: Optional[int] = None, minutes: Optional[float] = None, bs: int = 8, lr: float = 2e-4,
               warmup: int = 100, seed: int = 0, clip: float = 1.0, ckpt=None, save_every: Optional[int] = None,
               resume: bool = False, progress: bool = True, cbs=(), device=None) -> Learner:

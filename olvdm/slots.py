@@ -7,7 +7,7 @@ __all__ = ['SlotConfig', 'SlotAttention', 'pos_grid', 'SoftPositionEmbed', 'Fram
            'LatentSlotModel', 'SlotLoss', 'LatentClips', 'latent_dataset', 'save_slots', 'load_slots',
            'guided_upsample', 'pixel_masks']
 
-# %% ../nbs/06_slots.ipynb #77addb20
+# %% ../nbs/06_slots.ipynb #b2bdf19e
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Optional
@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 from fastprogress.fastprogress import progress_bar
 
-from .core import atomic_save, check_shape, default, exists
+from .core import atomic_save, check_shape, default, exists, read_checkpoint
 
-# %% ../nbs/06_slots.ipynb #7d27f4e5
+# %% ../nbs/06_slots.ipynb #58423901
 @dataclass
 class SlotConfig:
     "Sizes of a `LatentSlotModel`. Presets: `SlotConfig.tiny()`, `SlotConfig.paper()`."
@@ -30,7 +30,8 @@ class SlotConfig:
     iters: int = 3              # slot attention iterations (on the first frame, with temporal propagation)
     mlp_hidden: int = 128       # hidden size of the slot MLP and of the temporal predictor
     enc_hidden: int = 64        # channels of the token encoder
-    enc_kernel: int = 3         # kernel of its convolution
+    enc_kernel: int = 3         # kernel of its convolutions
+    enc_layers: int = 1         # its convolutions (ReLU between them)
     dec_hidden: int = 64        # channels of the spatial-broadcast decoder
     dec_layers: int = 3         # its layers
     dec_kernel: int = 1         # its kernel (1: a per-position MLP, cheapest)
@@ -47,10 +48,10 @@ class SlotConfig:
 
     @classmethod
     def paper(cls, **kw):
-        "Locatello et al.'s object-discovery sizes: 7 slots of 64, 5x5 convs in encoder and decoder."
-        return cls(**{**dict(n_slots=7, enc_kernel=5, dec_layers=4, dec_kernel=5), **kw})
+        "Locatello et al.'s object-discovery sizes: 7 slots of 64, four 5x5 convs in the encoder, 5x5 convs in the decoder."
+        return cls(**{**dict(n_slots=7, enc_kernel=5, enc_layers=4, dec_layers=4, dec_kernel=5), **kw})
 
-# %% ../nbs/06_slots.ipynb #1014050c
+# %% ../nbs/06_slots.ipynb #9e377379
 class SlotAttention(nn.Module):
     "Slot Attention: `n t c` inputs -> (slots `n k d`, attention `n k t`, softmax over slots)."
     def __init__(self, dim: int, n_slots: int, iters: int = 3, hidden: int = 128, eps: float = 1e-8,
@@ -100,7 +101,7 @@ class SlotAttention(nn.Module):
             slots, attn = self.step(slots, k, v)
         return slots, attn
 
-# %% ../nbs/06_slots.ipynb #77703dfb
+# %% ../nbs/06_slots.ipynb #e45b2501
 def pos_grid(h: int, w: int, device=None) -> torch.Tensor:
     "`h w 4` grid of (x, y, 1-x, 1-y), each in [0, 1]."
     y, x = torch.meshgrid(torch.linspace(0, 1, h, device=device), torch.linspace(0, 1, w, device=device), indexing='ij')
@@ -115,13 +116,14 @@ class SoftPositionEmbed(nn.Module):
         g = pos_grid(*x.shape[-2:], x.device).to(x.dtype)                # h w 4
         return x + rearrange(self.proj(g), 'h w c -> 1 c h w')
 
-# %% ../nbs/06_slots.ipynb #a4c90605
+# %% ../nbs/06_slots.ipynb #955c89a7
 class FrameSlots(nn.Module):
     "Per-frame slots of latents `b c f h w` -> (slots `b f k d`, attention `b f k h w`)."
     def __init__(self, cfg: SlotConfig):
         super().__init__()
         self.cfg, c, e = cfg, cfg.in_channels, cfg.enc_hidden
         self.conv = nn.Conv2d(c, e, cfg.enc_kernel, padding=cfg.enc_kernel // 2)
+        self.convs = nn.ModuleList([nn.Conv2d(e, e, cfg.enc_kernel, padding=cfg.enc_kernel // 2) for _ in range(cfg.enc_layers - 1)])
         self.pos = SoftPositionEmbed(e)
         self.mlp = nn.Sequential(nn.LayerNorm(e), nn.Linear(e, e), nn.ReLU(), nn.Linear(e, cfg.dim))
         self.attn = SlotAttention(cfg.dim, cfg.n_slots, cfg.iters, cfg.mlp_hidden, cfg.eps, detach=cfg.detach, init=cfg.init)
@@ -132,7 +134,9 @@ class FrameSlots(nn.Module):
     def tokens(self, z):
         "Latents `b c f h w` -> tokens `(b f) (h w) d`."
         x = rearrange(z, 'b c f h w -> (b f) c h w')
-        x = F.relu(self.pos(self.conv(x)))                                # (b f) e h w
+        x = self.conv(x)
+        for conv in self.convs: x = conv(F.relu(x))
+        x = F.relu(self.pos(x))                                           # (b f) e h w
         return self.mlp(rearrange(x, 'n e h w -> n (h w) e'))             # (b f) (h w) d
 
     def forward(self, z, generator=None, deterministic: bool = False, iters: Optional[int] = None,
@@ -158,7 +162,7 @@ class FrameSlots(nn.Module):
         attn = torch.stack([a for _, a in out], 1)                        # b f k (h w)
         return slots, rearrange(attn, 'b f k (h w) -> b f k h w', h=h)
 
-# %% ../nbs/06_slots.ipynb #28a44ca1
+# %% ../nbs/06_slots.ipynb #5f7fde91
 class SpatialBroadcastDecoder(nn.Module):
     "Slots `n k d` -> per-slot latents `n k c h w` and alpha logits `n k h w`."
     def __init__(self, dim: int, out_channels: int, hidden: int = 64, layers: int = 3, kernel: int = 1):
@@ -175,7 +179,7 @@ class SpatialBroadcastDecoder(nn.Module):
         out = rearrange(out, '(n k) c h w -> n k c h w', n=n)
         return out[:, :, :-1], out[:, :, -1]                              # n k c h w, n k h w
 
-# %% ../nbs/06_slots.ipynb #804be9a4
+# %% ../nbs/06_slots.ipynb #8adf2c24
 class LatentSlotModel(nn.Module):
     "Object discovery in latent space: slots per frame, decoded and composited back into the latent."
     def __init__(self, cfg: Optional[SlotConfig] = None):
@@ -195,7 +199,7 @@ class LatentSlotModel(nn.Module):
                     recons=rearrange(recons, '(b f) k c h w -> b f k c h w', b=b),
                     masks=rearrange(masks, '(b f) k h w -> b f k h w', b=b), slots=slots, attn=attn)
 
-# %% ../nbs/06_slots.ipynb #8f681b3c
+# %% ../nbs/06_slots.ipynb #f3d7fb7e
 class SlotLoss:
     "`loss_func(model, batch)`: MSE between the slot reconstruction and the latent (`batch['latent']`, or `vae` on `batch['video']`)."
     def __init__(self, vae: Optional[nn.Module] = None, n_frames: Optional[int] = None):
@@ -219,7 +223,7 @@ class SlotLoss:
         out = model(z)
         return dict(loss=F.mse_loss(out['recon'], z))
 
-# %% ../nbs/06_slots.ipynb #f36b1d2e
+# %% ../nbs/06_slots.ipynb #fefdef4b
 class LatentClips(torch.utils.data.Dataset):
     "Precomputed latents `n c f h w`, with instance maps `n f H W` and videos `n 3 f H W` when given: items are dicts."
     def __init__(self, latent, mask=None, video=None):
@@ -242,24 +246,22 @@ def latent_dataset(vae: nn.Module, ds, bs: int = 16, keep_video: bool = False) -
     cat = lambda xs: torch.cat(xs) if xs else None
     return LatentClips(cat(lat), cat(masks), cat(videos))
 
-# %% ../nbs/06_slots.ipynb #50cf02ba
+# %% ../nbs/06_slots.ipynb #d06cc29b
 def save_slots(model: LatentSlotModel, path) -> Path:
     "Write `model`'s config and weights to `path` atomically."
     return atomic_save(dict(kind='olvdm.slots.LatentSlotModel', config=asdict(model.cfg), state_dict=model.state_dict()), path)
 
 def load_slots(path, map_location='cpu') -> LatentSlotModel:
     "Rebuild a `LatentSlotModel` saved by `save_slots`, in eval mode."
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"no slot model at {path}: train one (bench/bench_slots.py saves runs/slots_tiny.pt) or check the path")
-    sd = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(sd, dict) or sd.get('kind') != 'olvdm.slots.LatentSlotModel':
+    sd = read_checkpoint(path, 'slot-module checkpoint', 'train one (olvdm train-slots, or bench/bench_slots.py) or check the path', map_location)
+    if sd.get('kind') != 'olvdm.slots.LatentSlotModel':
         raise ValueError(f"{path} is not a slot-model checkpoint; write one with save_slots")
     known = {f.name for f in fields(SlotConfig)}
     model = LatentSlotModel(SlotConfig(**{k: v for k, v in sd['config'].items() if k in known}))
     model.load_state_dict(sd['state_dict'])
     return model.eval()
 
-# %% ../nbs/06_slots.ipynb #296f4aea
+# %% ../nbs/06_slots.ipynb #2a03b399
 def guided_upsample(masks: torch.Tensor, image: torch.Tensor, sigma: float = 0.1, radius: int = 2) -> torch.Tensor:
     "Grid masks `n k h w` to `n k H W`, guided by `image` `n c H W`: each pixel averages the masks of nearby cells, weighted by colour similarity."
     n, k, h, w = check_shape(masks, 'n k h w', name='masks').values()
@@ -278,7 +280,7 @@ def guided_upsample(masks: torch.Tensor, image: torch.Tensor, sigma: float = 0.1
         num, den = num + wgt * up(masks, dy, dx), den + wgt
     return num / den                                                         # n k H W (den >= 1)
 
-# %% ../nbs/06_slots.ipynb #d8faeb8f
+# %% ../nbs/06_slots.ipynb #f6c79338
 @torch.no_grad()
 def pixel_masks(out: dict, vae: Optional[nn.Module] = None, video: Optional[torch.Tensor] = None, mode: str = 'guided',
                 sigma: Optional[float] = None, radius: int = 2, chunk: int = 64, latent: Optional[torch.Tensor] = None) -> torch.Tensor:

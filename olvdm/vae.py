@@ -7,7 +7,7 @@ __all__ = ['VAEConfig', 'Conv3d', 'ConvT3d', 'Upsample', 'FrameNorm', 'ResBlock'
            'VideoVAE', 'chunked', 'temporal_reach', 'psnr', 'get_video', 'vae_loss', 'save_vae', 'load_vae',
            'compute_scale_factor', 'PatchDiscriminator', 'hinge_d_loss', 'adaptive_weight', 'DiscriminatorCB']
 
-# %% ../nbs/05_vae.ipynb #341da4e6
+# %% ../nbs/05_vae.ipynb #10c32cb0
 import math
 import os
 from dataclasses import asdict, dataclass, fields
@@ -20,10 +20,10 @@ import torch.nn.functional as F
 from einops import rearrange
 from fastcore.basics import patch
 
-from .core import check_shape, default, exists
+from .core import check_shape, default, exists, read_checkpoint
 from .learner import Callback
 
-# %% ../nbs/05_vae.ipynb #3398cac6
+# %% ../nbs/05_vae.ipynb #7479fd0a
 @dataclass
 class VAEConfig:
     "Architecture and loss weights of a `VideoVAE`. Presets: `VAEConfig.tiny()`, `VAEConfig.lvdm()`."
@@ -70,7 +70,7 @@ class VAEConfig:
         "LVDM's Sky Timelapse autoencoder: 16x256x256 clips -> 4x4x32x32 latents."
         return cls(**kw)
 
-# %% ../nbs/05_vae.ipynb #104f4a12
+# %% ../nbs/05_vae.ipynb #c79862b1
 def _triple(k): return tuple(k) if isinstance(k, (tuple, list)) else (k,) * 3
 
 class Conv3d(nn.Conv3d):
@@ -84,7 +84,7 @@ class Conv3d(nn.Conv3d):
     def forward(self, x):                                             # b c f h w -> b co f/s h/s w/s
         return super().forward(F.pad(x, self.pad, mode='replicate') if any(self.pad) else x)
 
-# %% ../nbs/05_vae.ipynb #8aa63a74
+# %% ../nbs/05_vae.ipynb #68a0ef0f
 class ConvT3d(nn.ConvTranspose3d):
     "Transposed 3D conv: each axis of size n becomes n * stride (the overhang is cropped)."
     def __init__(self, ci: int, co: int, kernel=4, stride=2):
@@ -98,7 +98,7 @@ class ConvT3d(nn.ConvTranspose3d):
             sl.append(slice(a, a + n * s))
         return y[tuple(sl)]
 
-# %% ../nbs/05_vae.ipynb #22e2d3fa
+# %% ../nbs/05_vae.ipynb #b170f129
 class Upsample(nn.Module):
     "Nearest-neighbour upsampling by `stride` per axis, then a 3x3x3 conv."
     def __init__(self, ci: int, co: int, stride=2):
@@ -108,7 +108,7 @@ class Upsample(nn.Module):
     def forward(self, x):                                             # b ci f h w -> b co f*s h*s w*s
         return self.conv(F.interpolate(x, scale_factor=self.stride, mode='nearest'))
 
-# %% ../nbs/05_vae.ipynb #3ac39c4f
+# %% ../nbs/05_vae.ipynb #bb6ba6ef
 class FrameNorm(nn.GroupNorm):
     "GroupNorm with statistics per frame (over channels-in-group, h, w), so frames never share statistics."
     def __init__(self, c: int, groups: int = 32): super().__init__(math.gcd(groups, c), c, eps=1e-6)
@@ -118,7 +118,7 @@ class FrameNorm(nn.GroupNorm):
         y = super().forward(rearrange(x, 'b c f h w -> (b f) c h w'))  # (b f) c h w
         return rearrange(y, '(b f) c h w -> b c f h w', b=b)
 
-# %% ../nbs/05_vae.ipynb #5cab611c
+# %% ../nbs/05_vae.ipynb #e7f441b7
 class ResBlock(nn.Module):
     "x + conv(silu(norm(conv(silu(norm(x)))))) with `kt`x3x3 convs; a 1x1x1 conv on the skip path if channels change."
     def __init__(self, ci: int, co: Optional[int] = None, groups: int = 32, kt: int = 3):
@@ -133,7 +133,7 @@ class ResBlock(nn.Module):
         h = self.conv2(F.silu(self.norm2(h)))
         return self.skip(x) + h
 
-# %% ../nbs/05_vae.ipynb #303fc9af
+# %% ../nbs/05_vae.ipynb #74e54d46
 class Encoder(nn.Module):
     "Clip `b 3 f h w` -> moments `b 2c f/f_t h/f_s w/f_s`."
     def __init__(self, cfg: VAEConfig):
@@ -155,7 +155,7 @@ class Encoder(nn.Module):
         for level in self.levels: h = level(h)                        # b ch_i f/2^i.. h/2^i w/2^i
         return self.out(self.mid(h))                                  # b 2c f' h' w'
 
-# %% ../nbs/05_vae.ipynb #5af643e7
+# %% ../nbs/05_vae.ipynb #48cd0bc6
 class Decoder(nn.Module):
     "Latent `b c f' h' w'` -> clip `b 3 f h w`."
     def __init__(self, cfg: VAEConfig):
@@ -181,7 +181,7 @@ class Decoder(nn.Module):
         for level in self.levels: h = level(h)                        # b ch_i (f' .. f) (h' .. h) (w' .. w)
         return self.out(h)                                            # b 3 f h w
 
-# %% ../nbs/05_vae.ipynb #28e4a856
+# %% ../nbs/05_vae.ipynb #27ab7ff6
 class DiagonalGaussian:
     "q(z|x) from moments `b 2c ...`: `.mean`, `.logvar`, `.std`, `.sample()`, `.mode()`, `.kl()` (per clip)."
     def __init__(self, moments: torch.Tensor):
@@ -201,7 +201,7 @@ class DiagonalGaussian:
 
     def __repr__(self): return f"DiagonalGaussian(shape={tuple(self.mean.shape)})"
 
-# %% ../nbs/05_vae.ipynb #a4d9ecaf
+# %% ../nbs/05_vae.ipynb #b4cb2f6b
 class VideoVAE(nn.Module):
     "3D-conv VAE: `encode(x)` -> `DiagonalGaussian`, `decode(z)` -> clip, `forward(x)` -> (recon, posterior)."
     def __init__(self, cfg: Optional[VAEConfig] = None):
@@ -254,7 +254,7 @@ class VideoVAE(nn.Module):
         "Clip from scaled latents (`encode_latents`'s inverse)."
         return self.decode(z / self.scale_factor, **kw)
 
-# %% ../nbs/05_vae.ipynb #9c758168
+# %% ../nbs/05_vae.ipynb #3ce0d0c9
 def chunked(fn, x, chunk: int, overlap: int, f_in: int = 1, f_out: int = 1) -> torch.Tensor:
     "`fn(x)` over the frame axis of `x` (`b c f h w`) in chunks of `chunk` frames with `overlap` frames of context each side; `fn` maps `f_in` frames to `f_out`."
     f, step = x.shape[2], f_in
@@ -266,7 +266,7 @@ def chunked(fn, x, chunk: int, overlap: int, f_in: int = 1, f_out: int = 1) -> t
         outs.append(y[:, :, (s - a) // f_in * f_out:(e - a) // f_in * f_out])
     return torch.cat(outs, dim=2)                                     # b c' (f / f_in * f_out) h' w'
 
-# %% ../nbs/05_vae.ipynb #9e9a0f5b
+# %% ../nbs/05_vae.ipynb #7978a786
 def _reach(fn, c: int, hw: int, f_in: int, f_out: int) -> int:
     "Input frames, either side, that one output frame of `fn` depends on (measured with a gradient)."
     n = 8 * f_in
@@ -286,20 +286,20 @@ def temporal_reach(model: VideoVAE) -> tuple:
     dec = _reach(lambda z: model._decode(z.to(p)), c.z_channels, 1, 1, c.f_t)
     return math.ceil(enc / c.f_t) * c.f_t, dec
 
-# %% ../nbs/05_vae.ipynb #bf4e7cb6
+# %% ../nbs/05_vae.ipynb #6ef63ef1
 @patch(as_prop=True)
 def reach(self: VideoVAE) -> tuple:
     "`temporal_reach(self)`, measured once: the default `overlap` of chunked `encode` and `decode`."
     if self._reach is None: self._reach = temporal_reach(self)
     return self._reach
 
-# %% ../nbs/05_vae.ipynb #c2fb1998
+# %% ../nbs/05_vae.ipynb #cf43cb73
 def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     "PSNR in dB of each frame of clips `b c f h w` in [-1, 1]: shape `b f`."
     mse = (pred.float() - target.float()).pow(2).mean((1, 3, 4))      # b f
     return 10 * torch.log10(4. / mse.clamp_min(1e-10))
 
-# %% ../nbs/05_vae.ipynb #9d97812e
+# %% ../nbs/05_vae.ipynb #68b3a8e8
 def get_video(batch) -> torch.Tensor:
     "The clip tensor of a batch: `batch['video']`, `batch[0]` or the batch itself."
     if isinstance(batch, dict):
@@ -307,7 +307,7 @@ def get_video(batch) -> torch.Tensor:
         return batch['video']
     return batch[0] if isinstance(batch, (list, tuple)) else batch
 
-# %% ../nbs/05_vae.ipynb #63767e10
+# %% ../nbs/05_vae.ipynb #fb8814c6
 def vae_loss(model: VideoVAE, batch, sample: bool = True) -> dict:
     "Learner `loss_func`: dict(loss, rec, kl, psnr), weighted by `model.cfg` (`kl` is per clip, before weighting)."
     x = get_video(batch)                                              # b 3 f h w
@@ -318,7 +318,7 @@ def vae_loss(model: VideoVAE, batch, sample: bool = True) -> dict:
     loss = rec + c.kl_weight * kl / x[0].numel()
     return dict(loss=loss, rec=rec.detach(), kl=kl.detach(), psnr=psnr(recon.detach(), x).mean())
 
-# %% ../nbs/05_vae.ipynb #c8fa0909
+# %% ../nbs/05_vae.ipynb #7062d98a
 def save_vae(model: VideoVAE, path) -> Path:
     "Write model weights, config and scale factor to `path` atomically (temp file, then `os.replace`)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -331,7 +331,7 @@ def save_vae(model: VideoVAE, path) -> Path:
         if tmp.exists(): tmp.unlink()
     return path
 
-# %% ../nbs/05_vae.ipynb #e1a59de5
+# %% ../nbs/05_vae.ipynb #9482f6ba
 def _config_diff(saved: dict, cfg: VAEConfig) -> dict:
     "{key: (checkpoint value, given value)} for the config entries that differ."
     given = asdict(cfg)
@@ -340,14 +340,8 @@ def _config_diff(saved: dict, cfg: VAEConfig) -> dict:
 
 def load_vae(path, cfg: Optional[VAEConfig] = None, map_location='cpu') -> VideoVAE:
     "Rebuild a `VideoVAE` from a `save_vae` (or `Learner.save`) checkpoint; with `cfg`, check it matches the stored config."
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no VAE checkpoint at {path}: train one first (save it with save_vae) or check the path")
-    try: sd = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:
-        raise RuntimeError(f"VAE checkpoint {path} is corrupt or truncated ({type(e).__name__}: {str(e)[:80]}); "
-                           "delete it and save or train again") from e
-    weights = sd.get('state_dict', sd.get('model')) if isinstance(sd, dict) else None
+    sd = read_checkpoint(path, 'VAE checkpoint', 'train one first (save it with save_vae) or check the path', map_location)
+    weights = sd.get('state_dict', sd.get('model'))
     if not isinstance(weights, dict) or not isinstance(sd.get('config'), dict):
         raise ValueError(f"{path} is not a VAE checkpoint (it needs 'config' and 'state_dict' entries); write it with save_vae")
     saved, known = sd['config'], {f.name for f in fields(VAEConfig)}
@@ -362,7 +356,7 @@ def load_vae(path, cfg: Optional[VAEConfig] = None, map_location='cpu') -> Video
         raise RuntimeError(f"the weights in {path} do not fit its config; the file is not a consistent VAE checkpoint: {e}") from e
     return model.eval()
 
-# %% ../nbs/05_vae.ipynb #95c73b3e
+# %% ../nbs/05_vae.ipynb #1bb63b9b
 @torch.no_grad()
 def compute_scale_factor(model: VideoVAE, batches, max_batches: Optional[int] = None) -> float:
     "Set `model.scale_factor` to 1 / std of the latent means over `batches` (a DataLoader or list of batches); return it."
@@ -376,7 +370,7 @@ def compute_scale_factor(model: VideoVAE, batches, max_batches: Optional[int] = 
     p.fill_(1. / std)
     return 1. / std
 
-# %% ../nbs/05_vae.ipynb #b41ed186
+# %% ../nbs/05_vae.ipynb #16033369
 class PatchDiscriminator(nn.Module):
     "PatchGAN on frames: clips `b 3 f h w` -> logits `(b f) 1 h' w'`, one per patch."
     def __init__(self, in_channels: int = 3, hidden: int = 64, n_layers: int = 3):
@@ -391,7 +385,7 @@ class PatchDiscriminator(nn.Module):
     def forward(self, x):                                             # b c f h w
         return self.net(rearrange(x, 'b c f h w -> (b f) c h w'))     # (b f) 1 h' w'
 
-# %% ../nbs/05_vae.ipynb #65ad0d1a
+# %% ../nbs/05_vae.ipynb #3bcf7119
 def hinge_d_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
     "Hinge loss of the discriminator."
     return 0.5 * (F.relu(1. - logits_real).mean() + F.relu(1. + logits_fake).mean())
@@ -402,7 +396,7 @@ def adaptive_weight(rec_loss, g_loss, last_layer, scale: float = 1.0) -> torch.T
     g_gan = torch.autograd.grad(g_loss, last_layer, retain_graph=True)[0]
     return (g_rec.norm() / (g_gan.norm() + 1e-4)).clamp(0., 1e4).detach() * scale
 
-# %% ../nbs/05_vae.ipynb #0c258dc1
+# %% ../nbs/05_vae.ipynb #9c731947
 class DiscriminatorCB(Callback):
     "Train `disc` (hinge loss) next to a `VideoVAE` and add the adaptive-weight GAN term to the loss from step `start`."
     def __init__(self, disc: Optional[nn.Module] = None, start: int = 0, weight: float = 1.0, lr: float = 2e-4, betas=(0.5, 0.9)):
