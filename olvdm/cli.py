@@ -8,7 +8,7 @@ __all__ = ['DEFAULTS', 'TrainConfig', 'DataConfig', 'load_run_config', 'config_y
            'cmd_train_vae', 'cmd_encode', 'latents_for', 'cmd_train_slots', 'cmd_train_ldm', 'cmd_sample',
            'build_parser', 'main']
 
-# %% ../nbs/12_cli.ipynb #a4ff7d4c
+# %% ../nbs/12_cli.ipynb #0475ff70
 import argparse
 import json
 import math
@@ -39,7 +39,7 @@ from .slots import LatentClips, LatentSlotModel, SlotConfig, SlotLoss, latent_da
 from .vae import VAEConfig, VideoVAE, compute_scale_factor, load_vae, psnr, save_vae, vae_loss
 from .viz import overlay_masks, save_gif, save_mp4
 
-# %% ../nbs/12_cli.ipynb #f411a3cd
+# %% ../nbs/12_cli.ipynb #5d74525f
 @dataclass
 class TrainConfig:
     "Options of a training run (any command)."
@@ -71,7 +71,7 @@ class DataConfig:
     random_start: bool = True   # training clips start at a random frame of longer videos
     skip_bad: bool = False      # skip unreadable videos with a warning instead of stopping
 
-# %% ../nbs/12_cli.ipynb #1baadbdf
+# %% ../nbs/12_cli.ipynb #be0b6ae6
 def _model_classes() -> dict: return dict(vae=VAEConfig, slots=SlotConfig, ldm=OLVDMConfig)
 
 DEFAULTS = dict(
@@ -81,7 +81,7 @@ DEFAULTS = dict(
     ldm=dict(model=dict(preset='tiny'), train=dict(steps=3000, bs=8, lr=5e-4, warmup=100, save_every=250)),  # EMA: model.ema_decay
 )
 
-# %% ../nbs/12_cli.ipynb #0fac4644
+# %% ../nbs/12_cli.ipynb #350106e6
 def load_run_config(kind: str, path=None, sets=()) -> dict:
     "The run config of `kind` (vae, slots, ldm): defaults, then the file at `path`, then `--set` overrides."
     classes = _model_classes()
@@ -97,12 +97,12 @@ def load_run_config(kind: str, path=None, sets=()) -> dict:
                 train=build_config(TrainConfig, d.get('train'), where='train'),
                 data=build_config(DataConfig, d.get('data'), where='data'))
 
-# %% ../nbs/12_cli.ipynb #c010ee99
+# %% ../nbs/12_cli.ipynb #8af65da0
 def config_yaml(run: dict) -> str:
     "The resolved run config as YAML (what `--print-config` shows and each run writes to its folder)."
     return yaml.safe_dump({k: to_plain(run[k]) for k in ('model', 'train', 'data')}, sort_keys=False)
 
-# %% ../nbs/12_cli.ipynb #a39dc705
+# %% ../nbs/12_cli.ipynb #c0307769
 def open_videos(data: str, dc: DataConfig, train: bool = True, seed: int = 0) -> Dataset:
     "Clips of `data` (a video folder, a file, or `sprites:N`) as a dataset of {'video': 3 f h w}."
     if str(data).startswith('sprites:'):
@@ -112,7 +112,7 @@ def open_videos(data: str, dc: DataConfig, train: bool = True, seed: int = 0) ->
     return VideoDataset(data, n_frames=dc.n_frames, stride=dc.stride, size=dc.size, random_start=dc.random_start and train,
                         skip_bad=dc.skip_bad)
 
-# %% ../nbs/12_cli.ipynb #326c2fff
+# %% ../nbs/12_cli.ipynb #508df45a
 def is_latent_folder(data) -> bool: return (Path(data) / 'index.json').exists() if not str(data).startswith('sprites:') else False
 
 def LatentFolder(folder) -> LatentClips:
@@ -128,7 +128,7 @@ def LatentFolder(folder) -> LatentClips:
 
 
 
-# %% ../nbs/12_cli.ipynb #626458fa
+# %% ../nbs/12_cli.ipynb #ad37e78a
 class StepProgressCB(Callback):
     "A fastprogress bar over the optimizer steps up to `total`; every `every` steps a line of averaged logs."
     order = 25                                                     # after DDPCB has averaged the logs
@@ -153,7 +153,7 @@ class StepProgressCB(Callback):
                                    '  '.join(f"{k} {v:.4g}" for k, v in row.items() if k != 'step'))
             self.sums, self.n, self.tl = {}, 0, now
 
-# %% ../nbs/12_cli.ipynb #cb7955c6
+# %% ../nbs/12_cli.ipynb #f67cae6a
 class TimeLimitCB(Callback):
     "End `fit` after `minutes` of training, at a step boundary (the checkpoint callback then saves)."
     order = SignalCB.order
@@ -173,7 +173,7 @@ def say(info: DistInfo, *args):
 def _diff(a: dict, b: dict) -> list:
     return [f"{k}: checkpoint {a.get(k)!r}, now {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
-# %% ../nbs/12_cli.ipynb #785cdcce
+# %% ../nbs/12_cli.ipynb #c8641870
 def train_run(model, ds, loss_func, run: dict, out, info: DistInfo, cbs=(), extra_config: Optional[dict] = None):
     "Train `model` on `ds` with `loss_func` as `run` says, checkpointing to `out/last.pt` and resuming from it; returns the Learner."
     tc, out, extra = run['train'], Path(out), list(cbs)
@@ -218,7 +218,7 @@ def trained(learn):
     "The weights to export: the EMA model if there is one, else the model."
     return learn.ema_model if exists(learn.ema_model) else learn.model
 
-# %% ../nbs/12_cli.ipynb #191ee25a
+# %% ../nbs/12_cli.ipynb #23bad1ce
 def _setup(a, kind: str):
     "Shared start of the train commands: run config, process group, threads, seed, output folder."
     run = load_run_config(kind, a.config, (a.set or []) + ([f'train.steps={a.steps}'] if exists(a.steps) else []))
@@ -245,7 +245,7 @@ def cmd_train_vae(a):
         path = save_vae(vae.cpu(), Path(a.out) / 'vae.pt')
         say(info, f"saved {path} (latent scale factor {sf:.4f}; reconstruction PSNR {p:.2f} dB on {len(x)} training clips)")
 
-# %% ../nbs/12_cli.ipynb #73b94d9d
+# %% ../nbs/12_cli.ipynb #7faa53a8
 def cmd_encode(a):
     "Encode the videos of DATA with a trained VAE into latent shards in OUT (resumes at the first missing shard)."
     dc = build_config(DataConfig, parse_sets(a.set).get('data', {}), where='data')
@@ -271,7 +271,7 @@ def cmd_encode(a):
         atomic_write(out / 'index.json', lambda p: Path(p).write_text(json.dumps(idx, indent=1)))
         say(info, f"wrote {len(ds)} latents of shape {shape} to {out} (index.json)")
 
-# %% ../nbs/12_cli.ipynb #c0b3a5c0
+# %% ../nbs/12_cli.ipynb #506a7ac3
 def latents_for(a, run, info) -> LatentClips:
     "The training latents: DATA itself if it is an `olvdm encode` folder, else DATA's clips encoded with --vae now."
     if is_latent_folder(a.data): return LatentFolder(a.data)
@@ -281,7 +281,7 @@ def latents_for(a, run, info) -> LatentClips:
     lat = latent_dataset(vae, open_videos(a.data, replace(run['data'], random_start=False), seed=run['train'].seed), bs=16)
     return LatentClips(lat.data['latent'].cpu())
 
-# %% ../nbs/12_cli.ipynb #d281a733
+# %% ../nbs/12_cli.ipynb #ce69b969
 def cmd_train_slots(a):
     "Train the slot module on the frozen VAE's latents of DATA; writes OUT/last.pt and OUT/slots.pt."
     run, info = _setup(a, 'slots')
@@ -293,7 +293,7 @@ def cmd_train_slots(a):
     learn = train_run(LatentSlotModel(run['model']), lat, SlotLoss(n_frames=run['train'].frames_per_clip), run, a.out, info)
     if info.main: say(info, f"saved {save_slots(trained(learn).cpu(), Path(a.out) / 'slots.pt')}")
 
-# %% ../nbs/12_cli.ipynb #85f549a3
+# %% ../nbs/12_cli.ipynb #f83e57ba
 def cmd_train_ldm(a):
     "Train OLVDM's UNet on the latents of DATA with the frozen VAE and slot module; writes OUT/last.pt and OUT/olvdm.pt."
     run, info = _setup(a, 'ldm')
@@ -309,7 +309,7 @@ def cmd_train_ldm(a):
     learn = train_run(model, lat, olvdm_loss, run, a.out, info, cbs=[UNetEMACB()], extra_config=model.config_dict())
     if info.main: say(info, f"saved {save_olvdm(learn.model.cpu(), Path(a.out) / 'olvdm.pt', steps=learn.step)}")
 
-# %% ../nbs/12_cli.ipynb #fe56861b
+# %% ../nbs/12_cli.ipynb #e4bd05a4
 def _save_clips(videos, out: Path, name: str, fps: float, scale: int) -> list:
     "Write clips `b 3 f h w` tiled as NAME.gif and NAME.mp4; returns the paths."
     return [save_gif(videos, out / f'{name}.gif', fps=fps, scale=scale), save_mp4(videos, out / f'{name}.mp4', fps=fps, scale=scale)]
@@ -336,7 +336,7 @@ def cmd_sample(a):
     print(f"sampled {a.n} clips of {videos.shape[2]} frames ({a.sampler}, {a.steps} steps, λ={model.cfg.lam}) in {time.time() - t:.1f} s")
     for p in paths: print(f"  {p}")
 
-# %% ../nbs/12_cli.ipynb #8774f2bb
+# %% ../nbs/12_cli.ipynb #0f6a5788
 _EXAMPLES = {
     'train-vae': "olvdm train-vae data/sprites --out runs/vae --config configs/vae_tiny.yaml --set train.steps=500",
     'train-slots': "olvdm train-slots data/sprites --vae runs/vae/vae.pt --out runs/slots --set model.n_slots=5",
@@ -357,7 +357,7 @@ def _add_train_args(p, vae=False, slots=False):
     if vae: p.add_argument('--vae', help="trained VAE checkpoint (vae.pt from train-vae); not needed for an encode folder")
     if slots: p.add_argument('--slots', help="trained slot module (slots.pt from train-slots; required)")
 
-# %% ../nbs/12_cli.ipynb #d984c1e0
+# %% ../nbs/12_cli.ipynb #1fd87976
 def build_parser() -> argparse.ArgumentParser:
     "The `olvdm` argument parser with one subparser per command."
     p = argparse.ArgumentParser(prog='olvdm', description="Object-centric latent video diffusion: train, encode, sample, demo.",
@@ -396,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_args(add('demo', cmd_demo, "Sample from the shipped tiny checkpoints and write GIFs, mp4s and metrics."))
     return p
 
-# %% ../nbs/12_cli.ipynb #9d0b0d16
+# %% ../nbs/12_cli.ipynb #6e6222ce
 def main(argv=None) -> int:
     "Entry point of the `olvdm` console script; returns the exit status."
     p = build_parser()
@@ -422,5 +422,7 @@ def main(argv=None) -> int:
         err(f"olvdm {a.command}: error: {e}"); return 2
     finally: close_distributed(); fp.NO_BAR = no_bar
 
-# %% ../nbs/12_cli.ipynb #ba094ead
-if __name__ == '__main__' and sys.argv[0].endswith('cli.py'): sys.exit(main())   # python -m olvdm.cli (not a notebook kernel)
+# %% ../nbs/12_cli.ipynb #0bdab737
+if __name__ == '__main__' and sys.argv[0].endswith('cli.py'):   # python -m olvdm.cli (not a notebook kernel)
+    from olvdm.cli import main as package_main                     # the package's copy of this module, which olvdm.demo uses
+    sys.exit(package_main())
