@@ -1,7 +1,9 @@
 """Training-step time, peak memory and achieved matmul-peak fraction of olvdm's UNet3D, side by side with the
 `video-diffusion-pytorch` Unet3D (lucidrains) at a similar parameter count, on the same inputs, in the same run.
 
-One training step = forward + MSE loss + backward + AdamW step. Each (model, shape) runs in its own subprocess
+One training step = forward + MSE loss + backward + AdamW step. One sampling step = one forward pass without
+gradients in eval mode (what every sampler calls once or twice per step; the samplers' own arithmetic is negligible
+next to it), so a DPM-Solver++-20 clip costs about 20 of them. Each (model, shape) runs in its own subprocess
 so `ru_maxrss` gives its peak memory; olvdm and the peer alternate (A B A B ...) so load changes hit both.
 FLOPs of one step come from torch.utils.flop_counter.FlopCounterMode (forward + backward, convs/matmuls/attention);
 the float32 peak is the best of several 2048^3 and 3072^3 torch.mm timings with the same thread count.
@@ -73,8 +75,14 @@ def worker(name, shape, steps, threads):
         step()
         wall.append(time.perf_counter() - w0); cpu.append(time.process_time() - c0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss      # KiB on Linux
+    m.eval(); fwd = []
+    with torch.no_grad():
+        m(x, t)                                                        # warm-up
+        for _ in range(steps):
+            w0 = time.perf_counter(); m(x, t); fwd.append(time.perf_counter() - w0)
     print(json.dumps(dict(name=name, shape=shape, params=sum(p.numel() for p in m.parameters()), flops=flops,
-                          wall=statistics.median(wall), cpu=statistics.median(cpu), peak_kib=peak, base_kib=base)))
+                          wall=statistics.median(wall), cpu=statistics.median(cpu), peak_kib=peak, base_kib=base,
+                          fwd=statistics.median(fwd))))
 
 
 def matmul_peak(threads, sizes=(2048, 3072), reps=10):
@@ -114,7 +122,7 @@ def main():
     peak = matmul_peak(a.threads)
     print(f"float32 matmul peak (torch.mm 2048^3 and 3072^3, best of 10 each): {peak:.1f} GFLOP/s\n")
     hdr = (f"{'model':12s} {'latent b c f h w':18s} {'params':>8s} {'GFLOP/step':>10s} {'step s':>7s} "
-           f"{'cpu s':>7s} {'GFLOP/s':>8s} {'% peak':>6s} {'peak MiB':>8s} {'+MiB':>6s}")
+           f"{'cpu s':>7s} {'GFLOP/s':>8s} {'% peak':>6s} {'peak MiB':>8s} {'+MiB':>6s} {'sample step s':>13s}")
     print(hdr); print('-' * len(hdr))
     res = {}
     for sname in a.shapes.split(','):
@@ -129,12 +137,13 @@ def main():
                 gf = r['flops'] / 1e9
                 print(f"{n:12s} {'x'.join(map(str, shape)):18s} {r['params'] / 1e6:7.2f}M {gf:10.2f} {r['wall']:7.3f} "
                       f"{r['cpu']:7.3f} {gf / r['wall']:8.1f} {100 * gf / r['wall'] / peak:6.1f} "
-                      f"{r['peak_kib'] / 1024:8.0f} {(r['peak_kib'] - r['base_kib']) / 1024:6.0f}", flush=True)
+                      f"{r['peak_kib'] / 1024:8.0f} {(r['peak_kib'] - r['base_kib']) / 1024:6.0f} {r['fwd']:13.4f}", flush=True)
         print()
     for sname in a.shapes.split(','):
         for o, q in PAIRS:
             if (o, sname) in res:
-                print(f"{sname}: {o} step is {res[q, sname]['wall'] / res[o, sname]['wall']:.2f}x faster than {q}")
+                print(f"{sname}: {o} training step is {res[q, sname]['wall'] / res[o, sname]['wall']:.2f}x faster than {q}, "
+                      f"sampling step {res[q, sname]['fwd'] / res[o, sname]['fwd']:.2f}x")
 
 
 if __name__ == '__main__': main()

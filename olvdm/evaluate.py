@@ -6,7 +6,7 @@
 __all__ = ['flicker', 'relative_flicker', 'sharpness', 'label_stability', 'slot_match_identity', 'gaussian_frechet',
            'frechet_distance', 'vae_features', 'clip_stats', 'compare_stats']
 
-# %% ../nbs/11_train.ipynb #4d5dca2b
+# %% ../nbs/11_train.ipynb #7d3f769a
 from typing import Optional
 
 import numpy as np
@@ -18,7 +18,7 @@ from scipy import linalg
 from .core import check_shape, exists
 from .slot_metrics import downsample_ids, slot_identity_consistency
 
-# %% ../nbs/11_train.ipynb #46de7b70
+# %% ../nbs/11_train.ipynb #25f0c6ea
 def _check_clips(x, name='videos'):
     sz = check_shape(x, 'b c f h w', name=name)
     if sz['f'] < 2: raise ValueError(f"{name} need at least 2 frames (axis f of b c f h w), got {sz['f']}")
@@ -33,7 +33,7 @@ def relative_flicker(videos, real) -> float:
     "Mean flicker of `videos` over the mean flicker of `real` clips (1 = as much change as real clips)."
     return (flicker(videos).mean() / flicker(real).mean().clamp_min(1e-12)).item()
 
-# %% ../nbs/11_train.ipynb #594353e4
+# %% ../nbs/11_train.ipynb #5cfffa00
 _LAPLACE = torch.tensor([[0., 1., 0.], [1., -4., 1.], [0., 1., 0.]])
 
 def sharpness(videos) -> torch.Tensor:
@@ -43,7 +43,7 @@ def sharpness(videos) -> torch.Tensor:
     lap = F.conv2d(grey, _LAPLACE.to(grey)[None, None])                      # (b f) 1 h-2 w-2, no padding
     return rearrange(lap.flatten(1).var(1, correction=0), '(b f) -> b f', b=b)
 
-# %% ../nbs/11_train.ipynb #78035001
+# %% ../nbs/11_train.ipynb #51096bf2
 def label_stability(masks) -> torch.Tensor:
     "Per clip, the fraction of positions whose argmax slot is unchanged from frame t to t+1; soft masks `b f k h w` or ids `b f h w`."
     ids = masks.argmax(2) if masks.is_floating_point() else masks
@@ -60,7 +60,7 @@ def slot_match_identity(slots) -> torch.Tensor:
     same = sim.argmax(-1) == torch.arange(sz['k'], device=slots.device)      # b f-1 k
     return same.float().mean((1, 2))                                         # b
 
-# %% ../nbs/11_train.ipynb #af33ea93
+# %% ../nbs/11_train.ipynb #37d14d40
 def gaussian_frechet(mu1, s1, mu2, s2) -> float:
     "Fréchet distance $d^2$ between N(mu1, s1) and N(mu2, s2) (numpy or torch, float64)."
     mu1, mu2, s1, s2 = (np.asarray(v, dtype=np.float64) for v in (mu1, mu2, s1, s2))
@@ -78,7 +78,7 @@ def frechet_distance(feats1, feats2) -> float:
     if min(len(f1), len(f2)) < 2: raise ValueError("need at least 2 clips in each set to fit a covariance")
     return gaussian_frechet(f1.mean(0), np.cov(f1, rowvar=False), f2.mean(0), np.cov(f2, rowvar=False))
 
-# %% ../nbs/11_train.ipynb #d7284a5a
+# %% ../nbs/11_train.ipynb #1fb1e2d7
 @torch.no_grad()
 def vae_features(vae, videos, bs: int = 16) -> torch.Tensor:
     "Per-clip features `b 3C` from the VAE encoder's deepest activations: mean, std, and mean |frame change|."
@@ -96,7 +96,7 @@ def vae_features(vae, videos, bs: int = 16) -> torch.Tensor:
     finally: hook.remove()
     return torch.cat(feats)
 
-# %% ../nbs/11_train.ipynb #f9961e71
+# %% ../nbs/11_train.ipynb #9ad0203c
 @torch.no_grad()
 def clip_stats(videos, vae, slot_model, true_ids=None, bs: int = 16, propagate: Optional[bool] = None) -> dict:
     "Per-clip measures of clips `b 3 f H W` in [-1, 1] through the frozen `vae` and `slot_model` (`propagate`: see `FrameSlots`)."
@@ -112,7 +112,7 @@ def clip_stats(videos, vae, slot_model, true_ids=None, bs: int = 16, propagate: 
     if exists(true_ids): st['identity_true'] = slot_identity_consistency(masks, downsample_ids(true_ids, masks.shape[-2]), reduce=False)
     return st
 
-# %% ../nbs/11_train.ipynb #8cf250e5
+# %% ../nbs/11_train.ipynb #4e85f1c5
 def compare_stats(gen: dict, real: dict) -> dict:
     "The ablation figures of generated clips against real ones: absolute means, ratios to real, Fréchet distance."
     m = lambda st, k: st[k].float().mean().item()
