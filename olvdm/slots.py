@@ -7,8 +7,8 @@ __all__ = ['SlotConfig', 'SlotAttention', 'pos_grid', 'SoftPositionEmbed', 'Fram
            'LatentSlotModel', 'SlotLoss', 'LatentClips', 'latent_dataset', 'save_slots', 'load_slots',
            'guided_upsample', 'pixel_masks']
 
-# %% ../nbs/06_slots.ipynb #b2bdf19e
-from dataclasses import asdict, dataclass, fields
+# %% ../nbs/06_slots.ipynb #5d950c2a
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -18,9 +18,10 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 from fastprogress.fastprogress import progress_bar
 
+from .config import build_config
 from .core import atomic_save, check_shape, default, exists, read_checkpoint
 
-# %% ../nbs/06_slots.ipynb #58423901
+# %% ../nbs/06_slots.ipynb #cc5cb077
 @dataclass
 class SlotConfig:
     "Sizes of a `LatentSlotModel`. Presets: `SlotConfig.tiny()`, `SlotConfig.paper()`."
@@ -51,7 +52,7 @@ class SlotConfig:
         "Locatello et al.'s object-discovery sizes: 7 slots of 64, four 5x5 convs in the encoder, 5x5 convs in the decoder."
         return cls(**{**dict(n_slots=7, enc_kernel=5, enc_layers=4, dec_layers=4, dec_kernel=5), **kw})
 
-# %% ../nbs/06_slots.ipynb #9e377379
+# %% ../nbs/06_slots.ipynb #b7605e5d
 class SlotAttention(nn.Module):
     "Slot Attention: `n t c` inputs -> (slots `n k d`, attention `n k t`, softmax over slots)."
     def __init__(self, dim: int, n_slots: int, iters: int = 3, hidden: int = 128, eps: float = 1e-8,
@@ -101,7 +102,7 @@ class SlotAttention(nn.Module):
             slots, attn = self.step(slots, k, v)
         return slots, attn
 
-# %% ../nbs/06_slots.ipynb #e45b2501
+# %% ../nbs/06_slots.ipynb #9853cf95
 def pos_grid(h: int, w: int, device=None) -> torch.Tensor:
     "`h w 4` grid of (x, y, 1-x, 1-y), each in [0, 1]."
     y, x = torch.meshgrid(torch.linspace(0, 1, h, device=device), torch.linspace(0, 1, w, device=device), indexing='ij')
@@ -116,7 +117,7 @@ class SoftPositionEmbed(nn.Module):
         g = pos_grid(*x.shape[-2:], x.device).to(x.dtype)                # h w 4
         return x + rearrange(self.proj(g), 'h w c -> 1 c h w')
 
-# %% ../nbs/06_slots.ipynb #955c89a7
+# %% ../nbs/06_slots.ipynb #30b6b582
 class FrameSlots(nn.Module):
     "Per-frame slots of latents `b c f h w` -> (slots `b f k d`, attention `b f k h w`)."
     def __init__(self, cfg: SlotConfig):
@@ -162,7 +163,7 @@ class FrameSlots(nn.Module):
         attn = torch.stack([a for _, a in out], 1)                        # b f k (h w)
         return slots, rearrange(attn, 'b f k (h w) -> b f k h w', h=h)
 
-# %% ../nbs/06_slots.ipynb #5f7fde91
+# %% ../nbs/06_slots.ipynb #8d89225b
 class SpatialBroadcastDecoder(nn.Module):
     "Slots `n k d` -> per-slot latents `n k c h w` and alpha logits `n k h w`."
     def __init__(self, dim: int, out_channels: int, hidden: int = 64, layers: int = 3, kernel: int = 1):
@@ -179,7 +180,7 @@ class SpatialBroadcastDecoder(nn.Module):
         out = rearrange(out, '(n k) c h w -> n k c h w', n=n)
         return out[:, :, :-1], out[:, :, -1]                              # n k c h w, n k h w
 
-# %% ../nbs/06_slots.ipynb #8adf2c24
+# %% ../nbs/06_slots.ipynb #f0d46bd4
 class LatentSlotModel(nn.Module):
     "Object discovery in latent space: slots per frame, decoded and composited back into the latent."
     def __init__(self, cfg: Optional[SlotConfig] = None):
@@ -199,7 +200,7 @@ class LatentSlotModel(nn.Module):
                     recons=rearrange(recons, '(b f) k c h w -> b f k c h w', b=b),
                     masks=rearrange(masks, '(b f) k h w -> b f k h w', b=b), slots=slots, attn=attn)
 
-# %% ../nbs/06_slots.ipynb #f3d7fb7e
+# %% ../nbs/06_slots.ipynb #ca968067
 class SlotLoss:
     "`loss_func(model, batch)`: MSE between the slot reconstruction and the latent (`batch['latent']`, or `vae` on `batch['video']`)."
     def __init__(self, vae: Optional[nn.Module] = None, n_frames: Optional[int] = None):
@@ -223,7 +224,7 @@ class SlotLoss:
         out = model(z)
         return dict(loss=F.mse_loss(out['recon'], z))
 
-# %% ../nbs/06_slots.ipynb #fefdef4b
+# %% ../nbs/06_slots.ipynb #bd66755e
 class LatentClips(torch.utils.data.Dataset):
     "Precomputed latents `n c f h w`, with instance maps `n f H W` and videos `n 3 f H W` when given: items are dicts."
     def __init__(self, latent, mask=None, video=None):
@@ -246,7 +247,7 @@ def latent_dataset(vae: nn.Module, ds, bs: int = 16, keep_video: bool = False) -
     cat = lambda xs: torch.cat(xs) if xs else None
     return LatentClips(cat(lat), cat(masks), cat(videos))
 
-# %% ../nbs/06_slots.ipynb #d06cc29b
+# %% ../nbs/06_slots.ipynb #b50f2e4c
 def save_slots(model: LatentSlotModel, path) -> Path:
     "Write `model`'s config and weights to `path` atomically."
     return atomic_save(dict(kind='olvdm.slots.LatentSlotModel', config=asdict(model.cfg), state_dict=model.state_dict()), path)
@@ -256,12 +257,11 @@ def load_slots(path, map_location='cpu') -> LatentSlotModel:
     sd = read_checkpoint(path, 'slot-module checkpoint', 'train one (olvdm train-slots, or bench/bench_slots.py) or check the path', map_location)
     if sd.get('kind') != 'olvdm.slots.LatentSlotModel':
         raise ValueError(f"{path} is not a slot-model checkpoint; write one with save_slots")
-    known = {f.name for f in fields(SlotConfig)}
-    model = LatentSlotModel(SlotConfig(**{k: v for k, v in sd['config'].items() if k in known}))
+    model = LatentSlotModel(build_config(SlotConfig, sd['config'], where=f'{path} config'))   # unknown keys: an error, not dropped
     model.load_state_dict(sd['state_dict'])
     return model.eval()
 
-# %% ../nbs/06_slots.ipynb #2a03b399
+# %% ../nbs/06_slots.ipynb #fe7a39e8
 def guided_upsample(masks: torch.Tensor, image: torch.Tensor, sigma: float = 0.1, radius: int = 2) -> torch.Tensor:
     "Grid masks `n k h w` to `n k H W`, guided by `image` `n c H W`: each pixel averages the masks of nearby cells, weighted by colour similarity."
     n, k, h, w = check_shape(masks, 'n k h w', name='masks').values()
@@ -280,7 +280,7 @@ def guided_upsample(masks: torch.Tensor, image: torch.Tensor, sigma: float = 0.1
         num, den = num + wgt * up(masks, dy, dx), den + wgt
     return num / den                                                         # n k H W (den >= 1)
 
-# %% ../nbs/06_slots.ipynb #f6c79338
+# %% ../nbs/06_slots.ipynb #f505f530
 @torch.no_grad()
 def pixel_masks(out: dict, vae: Optional[nn.Module] = None, video: Optional[torch.Tensor] = None, mode: str = 'guided',
                 sigma: Optional[float] = None, radius: int = 2, chunk: int = 64, latent: Optional[torch.Tensor] = None) -> torch.Tensor:
