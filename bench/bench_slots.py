@@ -4,7 +4,8 @@ Trains `LatentSlotModel` (olvdm.slots) on the latents of 64x64 sprite clips with
 minutes of training time scores 32 held-out clips (seeds 1,000,000+, every 4th frame): FG-ARI on the latent grid
 (true ids by majority vote), FG-ARI at pixels (masks upsampled bilinearly; and, with a VAE, upsampled guided by the
 VAE's decoding of the latent, i.e. from latents alone, see `pixel_masks`), and slot identity
-consistency; also, with slots carried over all 16 frames (`propagate=True`), FG-ARI on the grid and identity
+consistency; the same with the best of `--restarts` random starts per frame (`@r8`: lowest reconstruction error of
+the latent, no labels; not with init='learned'); also, with slots carried over all 16 frames (`propagate=True`), FG-ARI on the grid and identity
 consistency. At the end, the pixel-mask options (guide: decoded latents or the video; sigma; or the slot-image
 mixture) are chosen on 8 other clips and scored on the held-out ones. Prints the curve, saves the model and a JSON
 curve; `--eval_only` scores a saved model again.
@@ -86,6 +87,7 @@ def main():
     p.add_argument('--lr', type=float, default=1e-3, help='peak lr (4e-4, the paper\'s, stays collapsed for the first ~1000 steps)')
     p.add_argument('--clip', type=float, default=0, help='gradient-norm clipping (0: none)')
     p.add_argument('--eval_iters', type=int, default=0, help='also score with this many slot-attention iterations')
+    p.add_argument('--restarts', type=int, default=8, help="also score the best of this many random starts per frame (lowest latent reconstruction error; not with init='learned')")
     p.add_argument('--bs', type=int, default=16)
     p.add_argument('--n_frames', type=int, default=2, help='random frames per clip in each batch')
     p.add_argument('--n_train', type=int, default=512); p.add_argument('--n_valid', type=int, default=32)
@@ -116,6 +118,11 @@ def main():
             if not a.interim and it is None:   # pixel masks from latents alone: guided by the VAE's decoding of out['recon']
                 r['fg_ari_pixel_guided'] = segmentation_scores(out['masks'], mv, pixel_masks(out, vae, latent=zv))['fg_ari_pixel']
             s.update({(k if it is None else f"{k}@{it}"): v for k, v in r.items()})
+        if a.restarts > 1 and model.cfg.init != 'learned':   # best of `restarts` starts, chosen by reconstruction error
+            out = model(zv, deterministic=True, restarts=a.restarts)
+            r = segmentation_scores(out['masks'], mv)
+            if not a.interim: r['fg_ari_pixel_guided'] = segmentation_scores(out['masks'], mv, pixel_masks(out, vae, latent=zv))['fg_ari_pixel']
+            s.update({f"{k}@r{a.restarts}": v for k, v in r.items()})
         # slots carried over all 16 consecutive frames (propagate=True): identities over time
         r = segmentation_scores(model(valid.data['latent'], deterministic=True, propagate=True)['masks'], valid.data['mask'])
         s.update(fg_ari_grid_prop=r['fg_ari_grid'], identity_prop=r['identity'])
@@ -144,6 +151,9 @@ def main():
             pm = pixel_masks(ov, vae, vv if prefix.endswith('video') else None, latent=zv, **o)
             res[f"fg_ari_pixel_{prefix.replace('/', '_')}"] = round(segmentation_scores(ov['masks'], mv, pm)['fg_ari_pixel'], 4)
             res[f"sigma_{prefix.replace('/', '_')}"] = o['sigma']
+            if prefix == 'guided/decoded' and a.restarts > 1 and model.cfg.init != 'learned':
+                ob = model(zv, deterministic=True, restarts=a.restarts)
+                res[f"fg_ari_pixel_guided_decoded@r{a.restarts}"] = round(segmentation_scores(ob['masks'], mv, pixel_masks(ob, vae, latent=zv, **o))['fg_ari_pixel'], 4)
         return res
 
     if a.eval_only:

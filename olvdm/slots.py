@@ -7,7 +7,7 @@ __all__ = ['SlotConfig', 'SlotAttention', 'pos_grid', 'SoftPositionEmbed', 'Fram
            'LatentSlotModel', 'SlotLoss', 'LatentClips', 'latent_dataset', 'save_slots', 'load_slots',
            'guided_upsample', 'pixel_masks']
 
-# %% ../nbs/06_slots.ipynb #5d950c2a
+# %% ../nbs/06_slots.ipynb #470f4f85
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
@@ -21,7 +21,7 @@ from fastprogress.fastprogress import progress_bar
 from .config import build_config
 from .core import atomic_save, check_shape, default, exists, read_checkpoint
 
-# %% ../nbs/06_slots.ipynb #cc5cb077
+# %% ../nbs/06_slots.ipynb #74cfb130
 @dataclass
 class SlotConfig:
     "Sizes of a `LatentSlotModel`. Presets: `SlotConfig.tiny()`, `SlotConfig.paper()`."
@@ -40,7 +40,7 @@ class SlotConfig:
     iters_next: int = 1         # iterations on the frames after the first, with temporal propagation
     eps: float = 1e-8           # added to the attention before the weighted mean
     detach: bool = True         # implicit differentiation: no gradient through the iterations before the last
-    init: str = 'gaussian'      # initial slots: 'gaussian' (mu + sigma * noise) or 'learned' (one learned query per slot)
+    init: str = 'gaussian'      # initial slots: 'gaussian' (mu + sigma * noise), 'learned' (one learned query per slot) or 'learned_gaussian' (a learned mu per slot + sigma * noise)
 
     @classmethod
     def tiny(cls, **kw):
@@ -52,19 +52,19 @@ class SlotConfig:
         "Locatello et al.'s object-discovery sizes: 7 slots of 64, four 5x5 convs in the encoder, 5x5 convs in the decoder."
         return cls(**{**dict(n_slots=7, enc_kernel=5, enc_layers=4, dec_layers=4, dec_kernel=5), **kw})
 
-# %% ../nbs/06_slots.ipynb #b7605e5d
+# %% ../nbs/06_slots.ipynb #866ef5be
 class SlotAttention(nn.Module):
     "Slot Attention: `n t c` inputs -> (slots `n k d`, attention `n k t`, softmax over slots)."
     def __init__(self, dim: int, n_slots: int, iters: int = 3, hidden: int = 128, eps: float = 1e-8,
                  in_dim: Optional[int] = None, detach: bool = False, init: str = 'gaussian'):
         super().__init__()
-        if init not in ('gaussian', 'learned'): raise ValueError(f"init should be 'gaussian' or 'learned', got {init!r}")
+        if init not in ('gaussian', 'learned', 'learned_gaussian'): raise ValueError(f"init should be 'gaussian', 'learned' or 'learned_gaussian', got {init!r}")
         in_dim = default(in_dim, dim)
         self.dim, self.n_slots, self.iters, self.eps, self.scale = dim, n_slots, iters, eps, dim ** -0.5
         self.detach, self.init = detach, init
         if init == 'learned': self.queries = nn.Parameter(torch.randn(1, n_slots, dim) * dim ** -0.5)
         else:
-            self.mu = nn.Parameter(torch.randn(1, 1, dim) * dim ** -0.5)
+            self.mu = nn.Parameter(torch.randn(1, n_slots if init == 'learned_gaussian' else 1, dim) * dim ** -0.5)
             self.log_sigma = nn.Parameter(torch.full((1, 1, dim), -1.))
         self.norm_in, self.norm_slots, self.norm_mlp = nn.LayerNorm(in_dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.to_q = nn.Linear(dim, dim, bias=False)
@@ -102,7 +102,7 @@ class SlotAttention(nn.Module):
             slots, attn = self.step(slots, k, v)
         return slots, attn
 
-# %% ../nbs/06_slots.ipynb #9853cf95
+# %% ../nbs/06_slots.ipynb #2f2835b8
 def pos_grid(h: int, w: int, device=None) -> torch.Tensor:
     "`h w 4` grid of (x, y, 1-x, 1-y), each in [0, 1]."
     y, x = torch.meshgrid(torch.linspace(0, 1, h, device=device), torch.linspace(0, 1, w, device=device), indexing='ij')
@@ -117,7 +117,7 @@ class SoftPositionEmbed(nn.Module):
         g = pos_grid(*x.shape[-2:], x.device).to(x.dtype)                # h w 4
         return x + rearrange(self.proj(g), 'h w c -> 1 c h w')
 
-# %% ../nbs/06_slots.ipynb #30b6b582
+# %% ../nbs/06_slots.ipynb #063810c3
 class FrameSlots(nn.Module):
     "Per-frame slots of latents `b c f h w` -> (slots `b f k d`, attention `b f k h w`)."
     def __init__(self, cfg: SlotConfig):
@@ -163,7 +163,7 @@ class FrameSlots(nn.Module):
         attn = torch.stack([a for _, a in out], 1)                        # b f k (h w)
         return slots, rearrange(attn, 'b f k (h w) -> b f k h w', h=h)
 
-# %% ../nbs/06_slots.ipynb #8d89225b
+# %% ../nbs/06_slots.ipynb #fabf20f6
 class SpatialBroadcastDecoder(nn.Module):
     "Slots `n k d` -> per-slot latents `n k c h w` and alpha logits `n k h w`."
     def __init__(self, dim: int, out_channels: int, hidden: int = 64, layers: int = 3, kernel: int = 1):
@@ -180,7 +180,7 @@ class SpatialBroadcastDecoder(nn.Module):
         out = rearrange(out, '(n k) c h w -> n k c h w', n=n)
         return out[:, :, :-1], out[:, :, -1]                              # n k c h w, n k h w
 
-# %% ../nbs/06_slots.ipynb #f0d46bd4
+# %% ../nbs/06_slots.ipynb #88469c5b
 class LatentSlotModel(nn.Module):
     "Object discovery in latent space: slots per frame, decoded and composited back into the latent."
     def __init__(self, cfg: Optional[SlotConfig] = None):
@@ -190,8 +190,9 @@ class LatentSlotModel(nn.Module):
         self.decoder = SpatialBroadcastDecoder(cfg.dim, cfg.in_channels, cfg.dec_hidden, cfg.dec_layers, cfg.dec_kernel)
 
     def forward(self, z, generator=None, deterministic: bool = False, iters: Optional[int] = None,
-                propagate: Optional[bool] = None) -> dict:
+                propagate: Optional[bool] = None, restarts: int = 1) -> dict:
         b, c, f, h, w = check_shape(z, 'b c f h w', name='latents', c=self.cfg.in_channels).values()
+        if restarts > 1: return self.best_of(z, restarts, generator, deterministic, iters, propagate)
         slots, attn = self.encoder(z, generator, deterministic, iters, propagate)   # b f k d, b f k h w
         recons, logits = self.decoder(rearrange(slots, 'b f k d -> (b f) k d'), (h, w))   # n k c h w, n k h w
         masks = logits.softmax(1)                                          # n k h w, over slots
@@ -200,7 +201,25 @@ class LatentSlotModel(nn.Module):
                     recons=rearrange(recons, '(b f) k c h w -> b f k c h w', b=b),
                     masks=rearrange(masks, '(b f) k h w -> b f k h w', b=b), slots=slots, attn=attn)
 
-# %% ../nbs/06_slots.ipynb #ca968067
+    @torch.no_grad()
+    def best_of(self, z, restarts: int, generator=None, deterministic: bool = False, iters: Optional[int] = None,
+                propagate: Optional[bool] = None) -> dict:
+        "Run `restarts` random initialisations at once and keep, for each frame, the one that reconstructs `z` best (for each clip, when slots are propagated over frames)."
+        if self.cfg.init == 'learned': raise ValueError("restarts need random initial slots (init='gaussian' or 'learned_gaussian'); with init='learned' every restart starts at the same place")
+        b, f = z.shape[0], z.shape[2]
+        out = self(repeat(z, 'b c f h w -> (r b) c f h w', r=restarts), generator, deterministic, iters, propagate)
+        out['recon'] = rearrange(out['recon'], 'n c f h w -> n f c h w')
+        err = rearrange((out['recon'] - repeat(z, 'b c f h w -> (r b) f c h w', r=restarts)).pow(2).mean((2, 3, 4)), '(r b) f -> r b f', r=restarts)
+        if default(propagate, self.cfg.temporal): err = err.mean(2, keepdim=True).expand(-1, -1, f)   # one chain of slots per clip
+        best = err.argmin(0)                                                   # b f: the restart kept for each frame
+        def pick(x):                                                           # (r b) f ... -> b f ...
+            x = rearrange(x, '(r b) f ... -> r b f ...', r=restarts)
+            return x.gather(0, best.view(1, b, f, *[1] * (x.ndim - 3)).expand(1, *x.shape[1:]))[0]
+        out = {k: pick(v) for k, v in out.items()}
+        out['recon'] = rearrange(out['recon'], 'b f c h w -> b c f h w')
+        return out
+
+# %% ../nbs/06_slots.ipynb #41b55676
 class SlotLoss:
     "`loss_func(model, batch)`: MSE between the slot reconstruction and the latent (`batch['latent']`, or `vae` on `batch['video']`)."
     def __init__(self, vae: Optional[nn.Module] = None, n_frames: Optional[int] = None):
@@ -224,7 +243,7 @@ class SlotLoss:
         out = model(z)
         return dict(loss=F.mse_loss(out['recon'], z))
 
-# %% ../nbs/06_slots.ipynb #bd66755e
+# %% ../nbs/06_slots.ipynb #b5c6e8f9
 class LatentClips(torch.utils.data.Dataset):
     "Precomputed latents `n c f h w`, with instance maps `n f H W` and videos `n 3 f H W` when given: items are dicts."
     def __init__(self, latent, mask=None, video=None):
@@ -247,7 +266,7 @@ def latent_dataset(vae: nn.Module, ds, bs: int = 16, keep_video: bool = False) -
     cat = lambda xs: torch.cat(xs) if xs else None
     return LatentClips(cat(lat), cat(masks), cat(videos))
 
-# %% ../nbs/06_slots.ipynb #b50f2e4c
+# %% ../nbs/06_slots.ipynb #c3b4e534
 def save_slots(model: LatentSlotModel, path) -> Path:
     "Write `model`'s config and weights to `path` atomically."
     return atomic_save(dict(kind='olvdm.slots.LatentSlotModel', config=asdict(model.cfg), state_dict=model.state_dict()), path)
@@ -261,7 +280,7 @@ def load_slots(path, map_location='cpu') -> LatentSlotModel:
     model.load_state_dict(sd['state_dict'])
     return model.eval()
 
-# %% ../nbs/06_slots.ipynb #fe7a39e8
+# %% ../nbs/06_slots.ipynb #aa4260e4
 def guided_upsample(masks: torch.Tensor, image: torch.Tensor, sigma: float = 0.1, radius: int = 2) -> torch.Tensor:
     "Grid masks `n k h w` to `n k H W`, guided by `image` `n c H W`: each pixel averages the masks of nearby cells, weighted by colour similarity."
     n, k, h, w = check_shape(masks, 'n k h w', name='masks').values()
@@ -280,7 +299,7 @@ def guided_upsample(masks: torch.Tensor, image: torch.Tensor, sigma: float = 0.1
         num, den = num + wgt * up(masks, dy, dx), den + wgt
     return num / den                                                         # n k H W (den >= 1)
 
-# %% ../nbs/06_slots.ipynb #f505f530
+# %% ../nbs/06_slots.ipynb #f2940315
 @torch.no_grad()
 def pixel_masks(out: dict, vae: Optional[nn.Module] = None, video: Optional[torch.Tensor] = None, mode: str = 'guided',
                 sigma: Optional[float] = None, radius: int = 2, chunk: int = 64, latent: Optional[torch.Tensor] = None) -> torch.Tensor:
