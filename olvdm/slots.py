@@ -7,7 +7,7 @@ __all__ = ['SlotConfig', 'SlotAttention', 'pos_grid', 'SoftPositionEmbed', 'Fram
            'LatentSlotModel', 'SlotLoss', 'LatentClips', 'latent_dataset', 'save_slots', 'load_slots',
            'guided_upsample', 'pixel_masks']
 
-# %% ../nbs/06_slots.ipynb #470f4f85
+# %% ../nbs/06_slots.ipynb #c1849fac
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
@@ -21,7 +21,7 @@ from fastprogress.fastprogress import progress_bar
 from .config import build_config
 from .core import atomic_save, check_shape, default, exists, read_checkpoint
 
-# %% ../nbs/06_slots.ipynb #74cfb130
+# %% ../nbs/06_slots.ipynb #7f5f1dea
 @dataclass
 class SlotConfig:
     "Sizes of a `LatentSlotModel`. Presets: `SlotConfig.tiny()`, `SlotConfig.paper()`."
@@ -44,15 +44,15 @@ class SlotConfig:
 
     @classmethod
     def tiny(cls, **kw):
-        "Trains on a CPU in minutes on 16x16 latents."
-        return cls(**kw)
+        "Trains on a CPU in minutes on 16x16 latents; 4 iterations and a learned mean per slot: the best of the recipes measured in BENCHMARKS.md."
+        return cls(**{**dict(iters=4, init='learned_gaussian'), **kw})
 
     @classmethod
     def paper(cls, **kw):
         "Locatello et al.'s object-discovery sizes: 7 slots of 64, four 5x5 convs in the encoder, 5x5 convs in the decoder."
         return cls(**{**dict(n_slots=7, enc_kernel=5, enc_layers=4, dec_layers=4, dec_kernel=5), **kw})
 
-# %% ../nbs/06_slots.ipynb #866ef5be
+# %% ../nbs/06_slots.ipynb #5f046ae1
 class SlotAttention(nn.Module):
     "Slot Attention: `n t c` inputs -> (slots `n k d`, attention `n k t`, softmax over slots)."
     def __init__(self, dim: int, n_slots: int, iters: int = 3, hidden: int = 128, eps: float = 1e-8,
@@ -102,7 +102,7 @@ class SlotAttention(nn.Module):
             slots, attn = self.step(slots, k, v)
         return slots, attn
 
-# %% ../nbs/06_slots.ipynb #2f2835b8
+# %% ../nbs/06_slots.ipynb #567ff5fa
 def pos_grid(h: int, w: int, device=None) -> torch.Tensor:
     "`h w 4` grid of (x, y, 1-x, 1-y), each in [0, 1]."
     y, x = torch.meshgrid(torch.linspace(0, 1, h, device=device), torch.linspace(0, 1, w, device=device), indexing='ij')
@@ -117,7 +117,7 @@ class SoftPositionEmbed(nn.Module):
         g = pos_grid(*x.shape[-2:], x.device).to(x.dtype)                # h w 4
         return x + rearrange(self.proj(g), 'h w c -> 1 c h w')
 
-# %% ../nbs/06_slots.ipynb #063810c3
+# %% ../nbs/06_slots.ipynb #b6fecb1e
 class FrameSlots(nn.Module):
     "Per-frame slots of latents `b c f h w` -> (slots `b f k d`, attention `b f k h w`)."
     def __init__(self, cfg: SlotConfig):
@@ -163,7 +163,7 @@ class FrameSlots(nn.Module):
         attn = torch.stack([a for _, a in out], 1)                        # b f k (h w)
         return slots, rearrange(attn, 'b f k (h w) -> b f k h w', h=h)
 
-# %% ../nbs/06_slots.ipynb #fabf20f6
+# %% ../nbs/06_slots.ipynb #af2ce8ab
 class SpatialBroadcastDecoder(nn.Module):
     "Slots `n k d` -> per-slot latents `n k c h w` and alpha logits `n k h w`."
     def __init__(self, dim: int, out_channels: int, hidden: int = 64, layers: int = 3, kernel: int = 1):
@@ -180,7 +180,7 @@ class SpatialBroadcastDecoder(nn.Module):
         out = rearrange(out, '(n k) c h w -> n k c h w', n=n)
         return out[:, :, :-1], out[:, :, -1]                              # n k c h w, n k h w
 
-# %% ../nbs/06_slots.ipynb #88469c5b
+# %% ../nbs/06_slots.ipynb #1af68ad7
 class LatentSlotModel(nn.Module):
     "Object discovery in latent space: slots per frame, decoded and composited back into the latent."
     def __init__(self, cfg: Optional[SlotConfig] = None):
@@ -219,7 +219,7 @@ class LatentSlotModel(nn.Module):
         out['recon'] = rearrange(out['recon'], 'b f c h w -> b c f h w')
         return out
 
-# %% ../nbs/06_slots.ipynb #41b55676
+# %% ../nbs/06_slots.ipynb #28967c18
 class SlotLoss:
     "`loss_func(model, batch)`: MSE between the slot reconstruction and the latent (`batch['latent']`, or `vae` on `batch['video']`)."
     def __init__(self, vae: Optional[nn.Module] = None, n_frames: Optional[int] = None):
@@ -243,7 +243,7 @@ class SlotLoss:
         out = model(z)
         return dict(loss=F.mse_loss(out['recon'], z))
 
-# %% ../nbs/06_slots.ipynb #b5c6e8f9
+# %% ../nbs/06_slots.ipynb #8c113044
 class LatentClips(torch.utils.data.Dataset):
     "Precomputed latents `n c f h w`, with instance maps `n f H W` and videos `n 3 f H W` when given: items are dicts."
     def __init__(self, latent, mask=None, video=None):
@@ -266,7 +266,7 @@ def latent_dataset(vae: nn.Module, ds, bs: int = 16, keep_video: bool = False) -
     cat = lambda xs: torch.cat(xs) if xs else None
     return LatentClips(cat(lat), cat(masks), cat(videos))
 
-# %% ../nbs/06_slots.ipynb #c3b4e534
+# %% ../nbs/06_slots.ipynb #70ea0cfa
 def save_slots(model: LatentSlotModel, path) -> Path:
     "Write `model`'s config and weights to `path` atomically."
     return atomic_save(dict(kind='olvdm.slots.LatentSlotModel', config=asdict(model.cfg), state_dict=model.state_dict()), path)
@@ -280,7 +280,7 @@ def load_slots(path, map_location='cpu') -> LatentSlotModel:
     model.load_state_dict(sd['state_dict'])
     return model.eval()
 
-# %% ../nbs/06_slots.ipynb #aa4260e4
+# %% ../nbs/06_slots.ipynb #0d336850
 def guided_upsample(masks: torch.Tensor, image: torch.Tensor, sigma: float = 0.1, radius: int = 2) -> torch.Tensor:
     "Grid masks `n k h w` to `n k H W`, guided by `image` `n c H W`: each pixel averages the masks of nearby cells, weighted by colour similarity."
     n, k, h, w = check_shape(masks, 'n k h w', name='masks').values()
@@ -299,7 +299,7 @@ def guided_upsample(masks: torch.Tensor, image: torch.Tensor, sigma: float = 0.1
         num, den = num + wgt * up(masks, dy, dx), den + wgt
     return num / den                                                         # n k H W (den >= 1)
 
-# %% ../nbs/06_slots.ipynb #f2940315
+# %% ../nbs/06_slots.ipynb #033ce8e2
 @torch.no_grad()
 def pixel_masks(out: dict, vae: Optional[nn.Module] = None, video: Optional[torch.Tensor] = None, mode: str = 'guided',
                 sigma: Optional[float] = None, radius: int = 2, chunk: int = 64, latent: Optional[torch.Tensor] = None) -> torch.Tensor:
