@@ -118,13 +118,13 @@ def main():
         for it in [None] + ([a.eval_iters] if a.eval_iters else []):
             out = model(zv, deterministic=True, iters=it)
             r = segmentation_scores(out['masks'], mv)
-            if not a.interim and it is None:   # pixel masks from latents alone: guided by the VAE's decoding of out['recon']
-                r['fg_ari_pixel_guided'] = segmentation_scores(out['masks'], mv, pixel_masks(out, vae, latent=zv))['fg_ari_pixel']
+            if not a.interim and it is None:   # pixel masks from latents alone: guided by the VAE's decoding (sigma 0.1 kept: comparable with earlier curves)
+                r['fg_ari_pixel_guided'] = segmentation_scores(out['masks'], mv, pixel_masks(out, vae, latent=zv, sigma=0.1))['fg_ari_pixel']
             s.update({(k if it is None else f"{k}@{it}"): v for k, v in r.items()})
-        if a.restarts > 1 and model.cfg.init != 'learned':   # best of `restarts` starts, chosen by reconstruction error
+        if a.restarts > 1 and model.random_start:   # best of `restarts` starts, chosen by reconstruction error
             out = model(zv, deterministic=True, restarts=a.restarts)
             r = segmentation_scores(out['masks'], mv)
-            if not a.interim: r['fg_ari_pixel_guided'] = segmentation_scores(out['masks'], mv, pixel_masks(out, vae, latent=zv))['fg_ari_pixel']
+            if not a.interim: r['fg_ari_pixel_guided'] = segmentation_scores(out['masks'], mv, pixel_masks(out, vae, latent=zv, sigma=0.1))['fg_ari_pixel']
             s.update({f"{k}@r{a.restarts}": v for k, v in r.items()})
         # slots carried over all 16 consecutive frames (propagate=True): identities over time
         r = segmentation_scores(model(valid.data['latent'], deterministic=True, propagate=True)['masks'], valid.data['mask'])
@@ -154,7 +154,7 @@ def main():
             pm = pixel_masks(ov, vae, vv if prefix.endswith('video') else None, latent=zv, **o)
             res[f"fg_ari_pixel_{prefix.replace('/', '_')}"] = round(segmentation_scores(ov['masks'], mv, pm)['fg_ari_pixel'], 4)
             res[f"sigma_{prefix.replace('/', '_')}"] = o['sigma']
-            if prefix == 'guided/decoded' and a.restarts > 1 and model.cfg.init != 'learned':
+            if prefix == 'guided/decoded' and a.restarts > 1 and model.random_start:
                 ob = model(zv, deterministic=True, restarts=a.restarts)
                 res[f"fg_ari_pixel_guided_decoded@r{a.restarts}"] = round(segmentation_scores(ob['masks'], mv, pixel_masks(ob, vae, latent=zv, **o))['fg_ari_pixel'], 4)
         return res

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['CHECKPOINTS', 'find_checkpoints', 'demo_metrics', 'run_demo', 'cmd_demo', 'add_demo_args']
 
-# %% ../nbs/14_demo.ipynb #4e2688e2
+# %% ../nbs/14_demo.ipynb #532efd9c
 import json
 import time
 from pathlib import Path
@@ -20,11 +20,11 @@ from .evaluate import clip_stats, compare_stats
 from .learner import load_checkpoint
 from .model import load_olvdm
 from .slot_metrics import segmentation_scores
-from .slots import load_slots, pixel_masks
+from .slots import DECODED_SIGMA, load_slots, pixel_masks
 from .vae import load_vae, psnr
 from .viz import save_gif, side_by_side
 
-# %% ../nbs/14_demo.ipynb #18b91bb6
+# %% ../nbs/14_demo.ipynb #56348f86
 CHECKPOINTS = dict(vae='vae_tiny.pt', slots='slots_tiny.pt', olvdm='olvdm_tiny.pt', lvdm='lvdm_tiny.pt')
 
 def _repo_data() -> Path:
@@ -42,19 +42,19 @@ def find_checkpoints(folder=None) -> dict:
                                 f"{', '.join(CHECKPOINTS.values())}, or run `olvdm demo --train` to train them (about 15 minutes)")
     return {k: p if p.exists() else None for k, p in paths.items()}    # without vae/slots files: those inside olvdm_tiny.pt
 
-# %% ../nbs/14_demo.ipynb #5718ae28
+# %% ../nbs/14_demo.ipynb #c3dc4de6
 @torch.no_grad()
 def demo_metrics(vae, slots, videos, masks, restarts: int = 8) -> dict:
     "Reconstruction PSNR of `vae` and FG-ARI / identity of `slots` on real clips `b 3 f h w` with instance maps `b f h w` (slots: best of `restarts` starts)."
     mean = vae.encode(videos).mean                                                          # b c f' h' w', encoded once
     rec, z = vae.decode(mean), mean * vae.scale_factor                                      # b 3 f h w, scaled latents
-    out = slots(z, deterministic=True, restarts=1 if slots.cfg.init == 'learned' else restarts)   # chosen by latent reconstruction error
-    pixels = pixel_masks(out, video=rec, sigma=0.4)        # guided by the decoded latent: from latents alone (sigma: bench_slots)
+    out = slots(z, deterministic=True, restarts=restarts if slots.random_start else 1)   # chosen by latent reconstruction error
+    pixels = pixel_masks(out, video=rec, sigma=DECODED_SIGMA)   # rec is the decoded latent: pixel masks from latents alone
     seg = segmentation_scores(out['masks'], masks, pixels)
     return dict(vae_psnr_db=psnr(rec, videos).mean().item(), slots_fg_ari_pixel=seg['fg_ari_pixel'],
                 slots_fg_ari_latent_grid=seg['fg_ari_grid'], slots_identity_consistency=seg['identity']), rec
 
-# %% ../nbs/14_demo.ipynb #82036eea
+# %% ../nbs/14_demo.ipynb #c6e2cdd9
 def run_demo(paths: dict, data, out, n: int = 4, steps: int = 20, seed: int = 0, sampler: str = 'dpmpp_2m',
              fps: float = 8, scale: int = 2) -> dict:
     "Sample from the OLVDM and baseline checkpoints in `paths`, score the VAE and slot module on `data`; write files to `out`."
@@ -83,7 +83,7 @@ def run_demo(paths: dict, data, out, n: int = 4, steps: int = 20, seed: int = 0,
     files['metrics'] = atomic_write(out / 'metrics.json', lambda p: Path(p).write_text(json.dumps(metrics, indent=1)))
     return dict(metrics=metrics, files=files)
 
-# %% ../nbs/14_demo.ipynb #44c1523a
+# %% ../nbs/14_demo.ipynb #09c6ed80
 def _timed_run(cmd: str, args: list, out: Path, minutes: float, sets=()) -> Path:
     "Run `olvdm cmd args --out out --set sets` for about `minutes`: 3 steps to measure the speed, then resume with as many steps as fit."
     def go(*more):

@@ -7,10 +7,10 @@ __all__ = ['VAEConfig', 'Conv3d', 'ConvT3d', 'Upsample', 'FrameNorm', 'ResBlock'
            'VideoVAE', 'chunked', 'temporal_reach', 'psnr', 'get_video', 'vae_loss', 'save_vae', 'load_vae',
            'compute_scale_factor', 'PatchDiscriminator', 'hinge_d_loss', 'adaptive_weight', 'DiscriminatorCB']
 
-# %% ../nbs/05_vae.ipynb #10c32cb0
+# %% ../nbs/05_vae.ipynb #c908f0eb
 import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -20,10 +20,11 @@ import torch.nn.functional as F
 from einops import rearrange
 from fastcore.basics import patch
 
+from .config import build_config
 from .core import check_shape, default, exists, read_checkpoint
 from .learner import Callback
 
-# %% ../nbs/05_vae.ipynb #7479fd0a
+# %% ../nbs/05_vae.ipynb #75865f14
 @dataclass
 class VAEConfig:
     "Architecture and loss weights of a `VideoVAE`. Presets: `VAEConfig.tiny()`, `VAEConfig.lvdm()`."
@@ -70,7 +71,7 @@ class VAEConfig:
         "LVDM's Sky Timelapse autoencoder: 16x256x256 clips -> 4x4x32x32 latents."
         return cls(**kw)
 
-# %% ../nbs/05_vae.ipynb #c79862b1
+# %% ../nbs/05_vae.ipynb #fea1ec6d
 def _triple(k): return tuple(k) if isinstance(k, (tuple, list)) else (k,) * 3
 
 class Conv3d(nn.Conv3d):
@@ -84,7 +85,7 @@ class Conv3d(nn.Conv3d):
     def forward(self, x):                                             # b c f h w -> b co f/s h/s w/s
         return super().forward(F.pad(x, self.pad, mode='replicate') if any(self.pad) else x)
 
-# %% ../nbs/05_vae.ipynb #68a0ef0f
+# %% ../nbs/05_vae.ipynb #6a843199
 class ConvT3d(nn.ConvTranspose3d):
     "Transposed 3D conv: each axis of size n becomes n * stride (the overhang is cropped)."
     def __init__(self, ci: int, co: int, kernel=4, stride=2):
@@ -98,7 +99,7 @@ class ConvT3d(nn.ConvTranspose3d):
             sl.append(slice(a, a + n * s))
         return y[tuple(sl)]
 
-# %% ../nbs/05_vae.ipynb #b170f129
+# %% ../nbs/05_vae.ipynb #e1d54a52
 class Upsample(nn.Module):
     "Nearest-neighbour upsampling by `stride` per axis, then a 3x3x3 conv."
     def __init__(self, ci: int, co: int, stride=2):
@@ -108,7 +109,7 @@ class Upsample(nn.Module):
     def forward(self, x):                                             # b ci f h w -> b co f*s h*s w*s
         return self.conv(F.interpolate(x, scale_factor=self.stride, mode='nearest'))
 
-# %% ../nbs/05_vae.ipynb #bb6ba6ef
+# %% ../nbs/05_vae.ipynb #a5f4359a
 class FrameNorm(nn.GroupNorm):
     "GroupNorm with statistics per frame (over channels-in-group, h, w), so frames never share statistics."
     def __init__(self, c: int, groups: int = 32): super().__init__(math.gcd(groups, c), c, eps=1e-6)
@@ -118,7 +119,7 @@ class FrameNorm(nn.GroupNorm):
         y = super().forward(rearrange(x, 'b c f h w -> (b f) c h w'))  # (b f) c h w
         return rearrange(y, '(b f) c h w -> b c f h w', b=b)
 
-# %% ../nbs/05_vae.ipynb #e7f441b7
+# %% ../nbs/05_vae.ipynb #fba57ffd
 class ResBlock(nn.Module):
     "x + conv(silu(norm(conv(silu(norm(x)))))) with `kt`x3x3 convs; a 1x1x1 conv on the skip path if channels change."
     def __init__(self, ci: int, co: Optional[int] = None, groups: int = 32, kt: int = 3):
@@ -133,7 +134,7 @@ class ResBlock(nn.Module):
         h = self.conv2(F.silu(self.norm2(h)))
         return self.skip(x) + h
 
-# %% ../nbs/05_vae.ipynb #74e54d46
+# %% ../nbs/05_vae.ipynb #4b03eb9c
 class Encoder(nn.Module):
     "Clip `b 3 f h w` -> moments `b 2c f/f_t h/f_s w/f_s`."
     def __init__(self, cfg: VAEConfig):
@@ -155,7 +156,7 @@ class Encoder(nn.Module):
         for level in self.levels: h = level(h)                        # b ch_i f/2^i.. h/2^i w/2^i
         return self.out(self.mid(h))                                  # b 2c f' h' w'
 
-# %% ../nbs/05_vae.ipynb #48cd0bc6
+# %% ../nbs/05_vae.ipynb #7a7a6cca
 class Decoder(nn.Module):
     "Latent `b c f' h' w'` -> clip `b 3 f h w`."
     def __init__(self, cfg: VAEConfig):
@@ -181,7 +182,7 @@ class Decoder(nn.Module):
         for level in self.levels: h = level(h)                        # b ch_i (f' .. f) (h' .. h) (w' .. w)
         return self.out(h)                                            # b 3 f h w
 
-# %% ../nbs/05_vae.ipynb #27ab7ff6
+# %% ../nbs/05_vae.ipynb #b2fd6485
 class DiagonalGaussian:
     "q(z|x) from moments `b 2c ...`: `.mean`, `.logvar`, `.std`, `.sample()`, `.mode()`, `.kl()` (per clip)."
     def __init__(self, moments: torch.Tensor):
@@ -201,7 +202,7 @@ class DiagonalGaussian:
 
     def __repr__(self): return f"DiagonalGaussian(shape={tuple(self.mean.shape)})"
 
-# %% ../nbs/05_vae.ipynb #b4cb2f6b
+# %% ../nbs/05_vae.ipynb #5766763a
 class VideoVAE(nn.Module):
     "3D-conv VAE: `encode(x)` -> `DiagonalGaussian`, `decode(z)` -> clip, `forward(x)` -> (recon, posterior)."
     def __init__(self, cfg: Optional[VAEConfig] = None):
@@ -254,7 +255,7 @@ class VideoVAE(nn.Module):
         "Clip from scaled latents (`encode_latents`'s inverse)."
         return self.decode(z / self.scale_factor, **kw)
 
-# %% ../nbs/05_vae.ipynb #3ce0d0c9
+# %% ../nbs/05_vae.ipynb #5330e338
 def chunked(fn, x, chunk: int, overlap: int, f_in: int = 1, f_out: int = 1) -> torch.Tensor:
     "`fn(x)` over the frame axis of `x` (`b c f h w`) in chunks of `chunk` frames with `overlap` frames of context each side; `fn` maps `f_in` frames to `f_out`."
     f, step = x.shape[2], f_in
@@ -266,7 +267,7 @@ def chunked(fn, x, chunk: int, overlap: int, f_in: int = 1, f_out: int = 1) -> t
         outs.append(y[:, :, (s - a) // f_in * f_out:(e - a) // f_in * f_out])
     return torch.cat(outs, dim=2)                                     # b c' (f / f_in * f_out) h' w'
 
-# %% ../nbs/05_vae.ipynb #7978a786
+# %% ../nbs/05_vae.ipynb #d663322c
 def _reach(fn, c: int, hw: int, f_in: int, f_out: int) -> int:
     "Input frames, either side, that one output frame of `fn` depends on (measured with a gradient)."
     n = 8 * f_in
@@ -286,20 +287,20 @@ def temporal_reach(model: VideoVAE) -> tuple:
     dec = _reach(lambda z: model._decode(z.to(p)), c.z_channels, 1, 1, c.f_t)
     return math.ceil(enc / c.f_t) * c.f_t, dec
 
-# %% ../nbs/05_vae.ipynb #6ef63ef1
+# %% ../nbs/05_vae.ipynb #b8646528
 @patch(as_prop=True)
 def reach(self: VideoVAE) -> tuple:
     "`temporal_reach(self)`, measured once: the default `overlap` of chunked `encode` and `decode`."
     if self._reach is None: self._reach = temporal_reach(self)
     return self._reach
 
-# %% ../nbs/05_vae.ipynb #cf43cb73
+# %% ../nbs/05_vae.ipynb #c7d587e0
 def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     "PSNR in dB of each frame of clips `b c f h w` in [-1, 1]: shape `b f`."
     mse = (pred.float() - target.float()).pow(2).mean((1, 3, 4))      # b f
     return 10 * torch.log10(4. / mse.clamp_min(1e-10))
 
-# %% ../nbs/05_vae.ipynb #68b3a8e8
+# %% ../nbs/05_vae.ipynb #6d7f3ac4
 def get_video(batch) -> torch.Tensor:
     "The clip tensor of a batch: `batch['video']`, `batch[0]` or the batch itself."
     if isinstance(batch, dict):
@@ -307,7 +308,7 @@ def get_video(batch) -> torch.Tensor:
         return batch['video']
     return batch[0] if isinstance(batch, (list, tuple)) else batch
 
-# %% ../nbs/05_vae.ipynb #fb8814c6
+# %% ../nbs/05_vae.ipynb #0b4cf77c
 def vae_loss(model: VideoVAE, batch, sample: bool = True) -> dict:
     "Learner `loss_func`: dict(loss, rec, kl, psnr), weighted by `model.cfg` (`kl` is per clip, before weighting)."
     x = get_video(batch)                                              # b 3 f h w
@@ -318,7 +319,7 @@ def vae_loss(model: VideoVAE, batch, sample: bool = True) -> dict:
     loss = rec + c.kl_weight * kl / x[0].numel()
     return dict(loss=loss, rec=rec.detach(), kl=kl.detach(), psnr=psnr(recon.detach(), x).mean())
 
-# %% ../nbs/05_vae.ipynb #7062d98a
+# %% ../nbs/05_vae.ipynb #cdfbbb9b
 def save_vae(model: VideoVAE, path) -> Path:
     "Write model weights, config and scale factor to `path` atomically (temp file, then `os.replace`)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -331,7 +332,7 @@ def save_vae(model: VideoVAE, path) -> Path:
         if tmp.exists(): tmp.unlink()
     return path
 
-# %% ../nbs/05_vae.ipynb #9482f6ba
+# %% ../nbs/05_vae.ipynb #7593a3ec
 def _config_diff(saved: dict, cfg: VAEConfig) -> dict:
     "{key: (checkpoint value, given value)} for the config entries that differ."
     given = asdict(cfg)
@@ -344,19 +345,17 @@ def load_vae(path, cfg: Optional[VAEConfig] = None, map_location='cpu') -> Video
     weights = sd.get('state_dict', sd.get('model'))
     if not isinstance(weights, dict) or not isinstance(sd.get('config'), dict):
         raise ValueError(f"{path} is not a VAE checkpoint (it needs 'config' and 'state_dict' entries); write it with save_vae")
-    saved, known = sd['config'], {f.name for f in fields(VAEConfig)}
-    if set(saved) - known:
-        raise ValueError(f"{path} has config keys this version of VAEConfig does not know: {sorted(set(saved) - known)}")
+    saved = sd['config']
     if exists(cfg) and (diff := _config_diff(saved, cfg)):
         keys = ', '.join(f"{k} (checkpoint {a!r}, given {b!r})" for k, (a, b) in diff.items())
         raise ValueError(f"config mismatch for {path}: {keys}; load without cfg to use the checkpoint's own config")
-    model = VideoVAE(VAEConfig(**saved))
+    model = VideoVAE(build_config(VAEConfig, saved, where=f'{path} config'))   # an unknown key: an error with a suggestion
     try: model.load_state_dict(weights)
     except RuntimeError as e:
         raise RuntimeError(f"the weights in {path} do not fit its config; the file is not a consistent VAE checkpoint: {e}") from e
     return model.eval()
 
-# %% ../nbs/05_vae.ipynb #1bb63b9b
+# %% ../nbs/05_vae.ipynb #e4678e83
 @torch.no_grad()
 def compute_scale_factor(model: VideoVAE, batches, max_batches: Optional[int] = None) -> float:
     "Set `model.scale_factor` to 1 / std of the latent means over `batches` (a DataLoader or list of batches); return it."
@@ -370,7 +369,7 @@ def compute_scale_factor(model: VideoVAE, batches, max_batches: Optional[int] = 
     p.fill_(1. / std)
     return 1. / std
 
-# %% ../nbs/05_vae.ipynb #16033369
+# %% ../nbs/05_vae.ipynb #061fb807
 class PatchDiscriminator(nn.Module):
     "PatchGAN on frames: clips `b 3 f h w` -> logits `(b f) 1 h' w'`, one per patch."
     def __init__(self, in_channels: int = 3, hidden: int = 64, n_layers: int = 3):
@@ -385,7 +384,7 @@ class PatchDiscriminator(nn.Module):
     def forward(self, x):                                             # b c f h w
         return self.net(rearrange(x, 'b c f h w -> (b f) c h w'))     # (b f) 1 h' w'
 
-# %% ../nbs/05_vae.ipynb #3bcf7119
+# %% ../nbs/05_vae.ipynb #5c4af397
 def hinge_d_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
     "Hinge loss of the discriminator."
     return 0.5 * (F.relu(1. - logits_real).mean() + F.relu(1. + logits_fake).mean())
@@ -396,7 +395,7 @@ def adaptive_weight(rec_loss, g_loss, last_layer, scale: float = 1.0) -> torch.T
     g_gan = torch.autograd.grad(g_loss, last_layer, retain_graph=True)[0]
     return (g_rec.norm() / (g_gan.norm() + 1e-4)).clamp(0., 1e4).detach() * scale
 
-# %% ../nbs/05_vae.ipynb #9c731947
+# %% ../nbs/05_vae.ipynb #1a6bb601
 class DiscriminatorCB(Callback):
     "Train `disc` (hinge loss) next to a `VideoVAE` and add the adaptive-weight GAN term to the loss from step `start`."
     def __init__(self, disc: Optional[nn.Module] = None, start: int = 0, weight: float = 1.0, lr: float = 2e-4, betas=(0.5, 0.9)):
