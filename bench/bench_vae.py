@@ -21,20 +21,23 @@ from einops import rearrange
 from olvdm.core import set_seed
 from olvdm.data import sprites_dls, SpritesDataset
 from olvdm.learner import Callback, CancelFitException, Learner, MetricsCB, MixedPrecisionCB
-from olvdm.vae import VAEConfig, VideoVAE, compute_scale_factor, load_vae, psnr, save_vae, vae_loss
+from olvdm.evalsets import REAL_TRAIN, RealWindows, heldout_sprites, real_clips
+from olvdm.vae import VAEConfig, VideoVAE, compute_scale_factor, load_vae, psnr, save_vae, vae_loss, vae_scores
 
 
 class ClipCropCB(Callback):
-    "Train on random `n_frames`-frame windows of each batch, randomly mirrored left-right (before the loss)."
+    "Train on random `n_frames`-frame windows of each batch, randomly mirrored left-right; `real` (a `RealWindows`) replaces a `real_frac` of each batch with real footage."
     order = -5
-    def __init__(self, n_frames): self.n = n_frames
+    def __init__(self, n_frames, real=None, real_frac=0.): self.n, self.real, self.frac = n_frames, real, real_frac
     def before_batch(self, learn):
         if not learn.training: return
         x = learn.batch['video']                                     # b c f h w
         s = int(torch.randint(0, x.shape[2] - self.n + 1, ()))
         x = x[:, :, s:s + self.n]
         if torch.rand(()) < 0.5: x = x.flip(-1)
-        learn.batch = {**learn.batch, 'video': x}
+        k = round(len(x) * self.frac) if self.real is not None else 0
+        if k: x = torch.cat([x[:len(x) - k], self.real.sample(k)])  # b c n_frames h w
+        learn.batch = {'video': x}
 
 
 def cpu_clock():
@@ -45,7 +48,7 @@ def cpu_clock():
 class TimedCB(Callback):
     "Cosine lr decay over `minutes` of training time, a held-out PSNR every `every` minutes, stop at `minutes`."
     order = 20
-    def __init__(self, valid, minutes, every=1.0, warmup=50, log=print, clock=time.time, save=None, save_at=None):
+    def __init__(self, valid: dict, minutes, every=1.0, warmup=50, log=print, clock=time.time, save=None, save_at=None):
         self.valid, self.total, self.every, self.warmup, self.log = valid, minutes * 60, every * 60, warmup, log
         self.clock, self.save, self.save_at = clock, save, save_at * 60 if save_at else None
         self.curve, self.losses = [], []
@@ -73,25 +76,31 @@ class TimedCB(Callback):
     def evaluate(self, learn, t):
         t1 = self.clock()
         m = learn.model.eval()
-        ps = torch.cat([psnr(m(x, sample=False)[0], x).flatten() for x in self.valid])
-        m.train()
+        sf = float(m.scale_factor)
+        with torch.autocast('cpu', enabled=False): compute_scale_factor(m, learn.dls.train, max_batches=2)   # unit-variance latents for the noisy decode
+        sc = vae_scores(m, self.valid)
+        m.scale_factor.fill_(sf); m.train()
         loss = sum(self.losses[-20:]) / len(self.losses[-20:]) if self.losses else float('nan')   # mean of the last 20 steps
         wall = (time.time() - self.wall0) / 60
-        self.curve.append(dict(minutes=round(t / 60, 2), step=learn.step, psnr=round(ps.mean().item(), 3),
+        self.curve.append(dict(minutes=round(t / 60, 2), step=learn.step, psnr=round(sc['heldout'], 3),
+                               **{k: round(v, 3) for k, v in sc.items() if k != 'heldout'},
                                loss=round(loss, 5), wall_minutes=round(wall, 2), load=round(os.getloadavg()[0], 1)))
-        self.log(f"{t / 60:6.2f} min  step {learn.step:5d}  held-out PSNR {ps.mean().item():6.2f} dB  "
-                 f"train loss {loss:.4f}  (wall {wall:6.2f} min, load {os.getloadavg()[0]:.1f})", flush=True)
+        self.log(f"{t / 60:6.2f} min  step {learn.step:5d}  PSNR " + '  '.join(f"{k} {v:5.2f}" for k, v in sc.items()) +
+                 f" dB  train loss {loss:.4f}  (wall {wall:6.2f} min, load {os.getloadavg()[0]:.1f})", flush=True)
         self.paused += self.clock() - t1
 
 
 def train(a):
     torch.set_num_threads(a.threads); set_seed(a.seed)
-    dls = sprites_dls(n_train=a.n_train, n_valid=a.n_valid, bs=a.bs, n_frames=16, size=64)
+    dls = sprites_dls(n_train=a.n_train, n_valid=8, bs=a.bs, n_frames=16, size=64, preset=a.preset)
     t = time.time()
-    for ds in (dls.train.dataset, dls.valid.dataset):                 # generate (and cache) the clips up front
-        for i in range(len(ds)): ds.clip(i)
-    print(f"generated {a.n_train} + {a.n_valid} clips in {time.time() - t:.0f} s")
-    valid = [torch.stack([dls.valid.dataset[j]['video'] for j in range(i, min(i + 8, a.n_valid))]) for i in range(0, a.n_valid, 8)]
+    for i in range(len(dls.train.dataset)): dls.train.dataset.clip(i)  # generate (and cache) the clips up front
+    real = RealWindows(n_frames=a.frames) if a.real_frac else None
+    valid = dict(heldout=torch.stack([o['video'] for o in heldout_sprites(a.n_valid)]),
+                 novel=torch.stack([o['video'] for o in heldout_sprites(a.n_valid // 2, preset='novel')]),
+                 real=real_clips())
+    print(f"generated {a.n_train} training clips ({a.preset}), real windows from {REAL_TRAIN} ({a.real_frac:.0%} of each batch), "
+          f"held-out sets { {k: tuple(v.shape) for k, v in valid.items()} } in {time.time() - t:.0f} s")
     cfg = VAEConfig.tiny(**json.loads(a.cfg))
     model = VideoVAE(cfg)
     print(cfg, f"\n{sum(p.numel() for p in model.parameters()):,} parameters; torch threads {torch.get_num_threads()}; "
@@ -102,17 +111,19 @@ def train(a):
         save_vae(m, a.out); print(f"saved {a.out} (scale factor {sf:.4f})", flush=True)
     timed = TimedCB(valid, a.minutes, a.every, warmup=a.warmup, clock=dict(cpu=cpu_clock, wall=time.time)[a.clock],
                     save=save if a.out else None, save_at=a.save_at if a.out else None)
-    cbs = [ClipCropCB(a.frames), timed, MetricsCB()] + ([MixedPrecisionCB()] if a.bf16 else [])
+    cbs = [ClipCropCB(a.frames, real, a.real_frac), timed, MetricsCB()] + ([MixedPrecisionCB()] if a.bf16 else [])
     learn = Learner(model, dls, vae_loss, lr=a.lr, cbs=cbs,
                     opt_func=lambda ps, lr: torch.optim.AdamW(ps, lr=lr, betas=(0.9, 0.99), weight_decay=0.))
     learn.fit(10_000, valid=False)
     timed.evaluate(learn, timed.elapsed())
     c = timed.curve
     at = lambda m: max((r for r in c if r['minutes'] <= m + 0.05), key=lambda r: r['minutes'])
-    print(f"PSNR at 10 min: {at(10)['psnr']:.2f} dB (step {at(10)['step']}); at {a.minutes:g} min: {c[-1]['psnr']:.2f} dB "
-          f"(step {c[-1]['step']}); best {max(r['psnr'] for r in c):.2f} dB")
+    print(f"held-out PSNR at 10 min: {at(10)['psnr']:.2f} dB (step {at(10)['step']}); at {a.minutes:g} min: {c[-1]['psnr']:.2f} dB "
+          f"(step {c[-1]['step']}); novel {c[-1]['novel']:.2f} dB, real (bikes) {c[-1]['real']:.2f} dB, noisy decode {c[-1]['noisy']:.2f} dB")
     sf = compute_scale_factor(model, dls.train, max_batches=16)
-    print(f"scale factor {sf:.4f}")
+    final = vae_scores(model, valid)
+    print(f"scale factor {sf:.4f}; with it: " + ', '.join(f"{k} {v:.2f} dB" for k, v in final.items()))
+    c[-1].update({k if k != 'heldout' else 'psnr': round(v, 3) for k, v in final.items()})
     if a.out:
         save_vae(model, a.out); print(f"saved {a.out}")
         Path(a.out).with_suffix('.json').write_text(json.dumps(dict(args=vars(a), curve=c, scale_factor=sf), indent=1))
@@ -163,7 +174,9 @@ if __name__ == '__main__':
     p.add_argument('--out', default='runs/vae_tiny.pt'); p.add_argument('--cfg', default='{}', help='VAEConfig.tiny overrides, JSON')
     p.add_argument('--lr', type=float, default=2e-3); p.add_argument('--bs', type=int, default=8)
     p.add_argument('--frames', type=int, default=4, help='train: frames per training window; speed_one: clip length')
-    p.add_argument('--n_train', type=int, default=512); p.add_argument('--n_valid', type=int, default=32)
+    p.add_argument('--n_train', type=int, default=2048); p.add_argument('--n_valid', type=int, default=32, help='held-out varied clips (novel: half as many)')
+    p.add_argument('--preset', default='varied', help='sprite preset of the training clips')
+    p.add_argument('--real_frac', type=float, default=0.25, help='fraction of each batch replaced by real footage (RealWindows)')
     p.add_argument('--threads', type=int, default=2); p.add_argument('--seed', type=int, default=0)
     p.add_argument('--ckpt', default=None); p.add_argument('--batch', type=int, default=4); p.add_argument('--chunk', type=int, default=0)
     p.add_argument('--reps', type=int, default=3); p.add_argument('--warmup', type=int, default=50)

@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['VAEConfig', 'Conv3d', 'ConvT3d', 'Upsample', 'FrameNorm', 'ResBlock', 'Encoder', 'Decoder', 'DiagonalGaussian',
            'VideoVAE', 'chunked', 'temporal_reach', 'psnr', 'get_video', 'vae_loss', 'save_vae', 'load_vae',
-           'compute_scale_factor', 'PatchDiscriminator', 'hinge_d_loss', 'adaptive_weight', 'DiscriminatorCB']
+           'compute_scale_factor', 'vae_scores', 'PatchDiscriminator', 'hinge_d_loss', 'adaptive_weight',
+           'DiscriminatorCB']
 
 # %% ../nbs/05_vae.ipynb #c908f0eb
 import math
@@ -368,6 +369,26 @@ def compute_scale_factor(model: VideoVAE, batches, max_batches: Optional[int] = 
     std = math.sqrt(max(s2 / n - (s / n) ** 2, 1e-12))
     p.fill_(1. / std)
     return 1. / std
+
+# %% ../nbs/05_vae.ipynb #a1e7c002
+@torch.no_grad()
+@torch.autocast('cpu', enabled=False)
+def vae_scores(model: VideoVAE, sets: dict, noise: float = 0.1, bs: int = 8, seed: int = 0) -> dict:
+    "Mean PSNR (dB) of `model`'s reconstructions on each named set of clips `n 3 f h w`, and `noisy`: the first set decoded from `z + noise * N(0, 1)` (scaled latents)."
+    was_training, p = model.training, next(model.parameters())
+    model.eval()
+    g, out = torch.Generator().manual_seed(seed), {}
+    for k, (name, clips) in enumerate(sets.items()):
+        ps, pn = [], []
+        for x in clips.split(bs):
+            x = x.to(p)
+            z = model.encode_latents(x)                                       # b c f' h' w', unit variance
+            ps.append(psnr(model.decode_latents(z), x).mean(1).cpu())
+            if k == 0: pn.append(psnr(model.decode_latents(z + noise * torch.randn(z.shape, generator=g).to(z)), x).mean(1).cpu())
+        out[name] = torch.cat(ps).mean().item()
+        if k == 0: out['noisy'] = torch.cat(pn).mean().item()
+    model.train(was_training)
+    return out
 
 # %% ../nbs/05_vae.ipynb #061fb807
 class PatchDiscriminator(nn.Module):
