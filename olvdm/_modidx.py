@@ -526,4 +526,6 @@ d = { 'settings': { 'branch': 'main',
                                'olvdm.widgets.VideoCompare.render': ('widgets.html#videocompare.render', 'olvdm/widgets.py'),
                                'olvdm.widgets.VideoCompare.sample': ('widgets.html#videocompare.sample', 'olvdm/widgets.py'),
                                'olvdm.widgets.diff_heatmap': ('widgets.html#diff_heatmap', 'olvdm/widgets.py'),
+                               'olvdm.widgets.fit_scale': ('widgets.html#fit_scale', 'olvdm/widgets.py'),
+                               'olvdm.widgets.frame_image': ('widgets.html#frame_image', 'olvdm/widgets.py'),
                                'olvdm.widgets.to_png': ('widgets.html#to_png', 'olvdm/widgets.py')}}}
