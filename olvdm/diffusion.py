@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['NoiseSchedule', 'randn_like', 'noisify', 'diffusion_target', 'predict_x0_eps', 'DiffusionLoss', 'diffusion_loss',
            'GaussianMixtureDenoiser', 'ddpm_posterior', 'ddpm_step', 'ddim_step', 'dpmpp_2m_step', 'guided_pred',
-           'sampling_timesteps', 'sample']
+           'library_timesteps', 'sampling_timesteps', 'sample']
 
 # %% ../nbs/09_diffusion.ipynb #e8e9ec8d
 import math
@@ -226,10 +226,34 @@ def guided_pred(model, x, t: int, guidance_scale=1., cond: Optional[dict] = None
     c, u = model(torch.cat([x, x]), torch.cat([tt, tt]), **both).chunk(2)  # each b ...
     return u + guidance_scale * (c - u)
 
+# %% ../nbs/09_diffusion.ipynb #e7a1b2c3
+_library_spacings = ('linspace', 'leading', 'trailing')
+
+def library_timesteps(T: int, steps: int, spacing='leading', steps_offset: int = 0) -> list:
+    "The `steps` timesteps, high to low, of diffusers' `timestep_spacing` `'linspace'`, `'leading'` (plus `steps_offset`) or `'trailing'`."
+    if not 1 <= steps <= T: raise ValueError(f"steps should be between 1 and T={T}, got {steps}")
+    if spacing not in _library_spacings: raise ValueError(f"unknown spacing={spacing!r}; use one of {list(_library_spacings)}")
+    if steps_offset != 0 and spacing != 'leading':
+        raise ValueError(f"steps_offset={steps_offset} only applies to spacing='leading' (diffusers ignores it for {spacing!r})")
+    if spacing == 'linspace':
+        if steps == 1: return [0]
+        step = (T - 1) / (steps - 1)
+        return [T - 1] + [round(i * step) for i in range(steps - 2, -1, -1)]   # numpy's linspace ends exactly at T-1
+    if spacing == 'leading':
+        ratio = T // steps
+        if not 0 <= steps_offset <= T - 1 - (steps - 1) * ratio:
+            raise ValueError(f"steps_offset={steps_offset} should be between 0 and {T - 1 - (steps - 1) * ratio} for {steps} "
+                             f"'leading' steps of T={T}, so the first step, {(steps - 1) * ratio} + steps_offset, stays below T")
+        return [i * ratio + steps_offset for i in range(steps - 1, -1, -1)]
+    delta = (T - T / steps) - T                    # numpy's arange(T, 0, -T/steps) adds this step, not -T/steps itself
+    return [round(T + i * delta) - 1 for i in range(steps)]
+
 # %% ../nbs/09_diffusion.ipynb #129c77e3
-def sampling_timesteps(schedule: NoiseSchedule, steps: int, spacing='quadratic') -> list:
-    "`steps` distinct integer timesteps from `T-1` down to 0, spaced evenly in t (`'linear'`), in sqrt(t) (`'quadratic'`) or in log-SNR (`'logsnr'`)."
+def sampling_timesteps(schedule: NoiseSchedule, steps: int, spacing='quadratic', steps_offset: int = 0) -> list:
+    "`steps` distinct integer timesteps, high to low: from `T-1` to 0 evenly in t (`'linear'`), in sqrt(t) (`'quadratic'`), in log-SNR (`'logsnr'`), or diffusers' `'linspace'`, `'leading'` (with `steps_offset`), `'trailing'`."
     T = schedule.T
+    if spacing in _library_spacings: return library_timesteps(T, steps, spacing, steps_offset)
+    if steps_offset != 0: raise ValueError(f"steps_offset={steps_offset} only applies to spacing='leading'")
     if not 1 <= steps <= T: raise ValueError(f"steps should be between 1 and T={T}, got {steps}")
     if steps == 1: return [T - 1]
     u = torch.linspace(1, 0, steps, dtype=torch.float64)
@@ -239,7 +263,7 @@ def sampling_timesteps(schedule: NoiseSchedule, steps: int, spacing='quadratic')
         lam = schedule.snr().log()                                    # decreasing in t
         target = lam[-1] + (1 - u) * (lam[0] - lam[-1])
         ts = (lam[None] - target[:, None]).abs().argmin(1).double()  # nearest timestep to each target
-    else: raise ValueError(f"unknown spacing={spacing!r}; use 'linear', 'quadratic' or 'logsnr'")
+    else: raise ValueError(f"unknown spacing={spacing!r}; use 'linear', 'quadratic', 'logsnr', 'linspace', 'leading' or 'trailing'")
     ts = [min(max(int(round(float(v))), steps - 1 - i), T - 1 - i) for i, v in enumerate(ts)]
     for i in range(steps - 2, -1, -1): ts[i] = max(ts[i], ts[i + 1] + 1)  # strictly decreasing where rounding collides
     return ts
@@ -256,13 +280,13 @@ def _model_device(model):
 @torch.no_grad()
 def sample(model, shape, schedule: NoiseSchedule, sampler='ddim', steps: Optional[int] = None, eta=0., guidance_scale=1.,
            cond: Optional[dict] = None, uncond: Optional[dict] = None, x_T=None, generator=None, parameterization='eps',
-           clip_x0: Optional[float] = None, spacing='quadratic', return_intermediates=False, progress=True, device=None,
-           dtype=torch.float32):
+           clip_x0: Optional[float] = None, spacing='quadratic', steps_offset: int = 0, return_intermediates=False, progress=True,
+           device=None, dtype=torch.float32):
     "Draw samples of `shape` with `sampler` in `'ddpm'`, `'ddim'`, `'dpmpp_2m'`; returns `x0` or `(x0, dict(t, xt, x0))`."
     if sampler not in _default_steps: raise ValueError(f"unknown sampler={sampler!r}; use one of {list(_default_steps)}")
     if eta != 0 and sampler != 'ddim': raise ValueError(f"eta={eta} only applies to sampler='ddim'")
     _check_param(parameterization)
-    ts = sampling_timesteps(schedule, default(steps, default(_default_steps[sampler], schedule.T)), spacing)
+    ts = sampling_timesteps(schedule, default(steps, default(_default_steps[sampler], schedule.T)), spacing, steps_offset)
     if exists(x_T):
         if tuple(x_T.shape) != tuple(shape): raise ValueError(f"x_T has shape {tuple(x_T.shape)}, but shape={tuple(shape)}")
         x = x_T
