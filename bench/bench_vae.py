@@ -180,7 +180,7 @@ if __name__ == '__main__':
     p.add_argument('--threads', type=int, default=2); p.add_argument('--seed', type=int, default=0)
     p.add_argument('--ckpt', default=None); p.add_argument('--batch', type=int, default=4); p.add_argument('--chunk', type=int, default=0)
     p.add_argument('--reps', type=int, default=3); p.add_argument('--warmup', type=int, default=50)
-    p.add_argument('--bf16', action=argparse.BooleanOptionalAction, default=True, help='train under bf16 autocast (MixedPrecisionCB)')
+    p.add_argument('--bf16', action=argparse.BooleanOptionalAction, default=False, help='train under bf16 autocast (MixedPrecisionCB); off: on a CPU without AVX-512-bf16/AMX bf16 conv3d takes a slow path (18x slower than float32 here)')
     p.add_argument('--clock', choices=['cpu', 'wall'], default='cpu',
                    help='training time: CPU seconds per torch thread (fair on a shared machine) or wall-clock seconds')
     p.add_argument('--save_at', type=float, default=0, help='train: also save --out once after this many minutes (0: only at the end)')

@@ -82,6 +82,9 @@ def slot_identity_consistency(masks: torch.Tensor, true: torch.Tensor, reduce: b
 def segmentation_scores(masks: torch.Tensor, true: torch.Tensor, pixel_masks: Optional[torch.Tensor] = None) -> dict:
     "FG-ARI on the latent grid and at pixels, and identity consistency, of slot masks `b f k h w` against ids `b f H W`."
     sz = check_shape(masks, 'b f k h w', name='masks')
+    if true.ndim == 4 and true.shape[1] != sz['f'] and true.shape[1] % sz['f'] == 0:
+        true = true[:, ::true.shape[1] // sz['f']]                                          # a VAE with f_t > 1: each latent frame's first frame
+    if exists(pixel_masks) and pixel_masks.shape[1] != sz['f']: pixel_masks = pixel_masks[:, ::pixel_masks.shape[1] // sz['f']]
     H, W = check_shape(true, 'b f h w', name='true ids', b=sz['b'], f=sz['f'])['h'], true.shape[-1]
     grid = downsample_ids(true, sz['h'])                                                    # b f h w
     if not exists(pixel_masks):

@@ -318,6 +318,7 @@ def pixel_masks(out: dict, vae: Optional[nn.Module] = None, video: Optional[torc
     if not exists(video):
         if not exists(vae): raise ValueError("give the video to guide the upsampling, or the vae to decode the latent into one")
         video = torch.cat([vae.decode_latents(z) for z in default(latent, out['recon']).split(max(chunk // f, 1))])   # b 3 f H W
+    if video.shape[2] != f and video.shape[2] % f == 0: video = video[:, :, ::video.shape[2] // f]   # a VAE with f_t > 1: each latent frame's first video frame
     H, W = check_shape(video, 'b c f h w', name='video', b=b, f=f)['h'], video.shape[-1]
     frames = rearrange(video, 'b c f h w -> (b f) c h w')
     masks = rearrange(out['masks'], 'b f k h w -> (b f) k h w')
