@@ -112,10 +112,13 @@ def main():
     valid = latent_dataset(vae, SpritesDataset(a.n_valid, seed=a.valid_seed, **kw), bs=32, keep_video=True)
     f_t = getattr(getattr(vae, 'cfg', None), 'f_t', 1)             # latent frames per video frame
     print(f"latents: {train}, {valid} in {time.time() - t0:.0f} s")
+    @torch.no_grad()
     def every4(d):
-        "Every 4th latent frame, with the first video frame (and instance map) of each."
-        return d['latent'][:, :, ::4], d['mask'][:, ::4 * f_t], d['video'][:, :, ::4 * f_t]
-    zv, mv, vv = every4(valid.data)
+        "Every 4th frame: latents, instance maps, videos, and the decoded latents (decoded whole, then subsampled: with f_t > 1 neighbours matter)."
+        dec = torch.cat([vae.decode_latents(z) for z in d['latent'].split(16)]) if not a.interim else None
+        return (d['latent'][:, :, ::4 // f_t], d['mask'][:, ::4], d['video'][:, :, ::4],
+                dec[:, :, ::4] if dec is not None else None)
+    zv, mv, vv, dv = every4(valid.data)
 
     @torch.no_grad()
     def score(model):
@@ -125,12 +128,12 @@ def main():
             out = model(zv, deterministic=True, iters=it)
             r = segmentation_scores(out['masks'], mv)
             if not a.interim and it is None:   # pixel masks from latents alone: guided by the VAE's decoding (sigma 0.1 kept: comparable with earlier curves)
-                r['fg_ari_pixel_guided'] = segmentation_scores(out['masks'], mv, pixel_masks(out, vae, latent=zv, sigma=0.1))['fg_ari_pixel']
+                r['fg_ari_pixel_guided'] = segmentation_scores(out['masks'], mv, pixel_masks(out, video=dv, sigma=0.1))['fg_ari_pixel']
             s.update({(k if it is None else f"{k}@{it}"): v for k, v in r.items()})
         if a.restarts > 1 and model.random_start:   # best of `restarts` starts, chosen by reconstruction error
             out = model(zv, deterministic=True, restarts=a.restarts)
             r = segmentation_scores(out['masks'], mv)
-            if not a.interim: r['fg_ari_pixel_guided'] = segmentation_scores(out['masks'], mv, pixel_masks(out, vae, latent=zv, sigma=0.1))['fg_ari_pixel']
+            if not a.interim: r['fg_ari_pixel_guided'] = segmentation_scores(out['masks'], mv, pixel_masks(out, video=dv, sigma=0.1))['fg_ari_pixel']
             s.update({f"{k}@r{a.restarts}": v for k, v in r.items()})
         # slots carried over all 16 consecutive frames (propagate=True): identities over time
         r = segmentation_scores(model(valid.data['latent'], deterministic=True, propagate=True)['masks'], valid.data['mask'])
@@ -145,24 +148,24 @@ def main():
         res = dict(score(model))
         if a.interim: return res
         tune = latent_dataset(vae, SpritesDataset(8, seed=2_000_000, **kw), bs=32, keep_video=True)
-        zt, mt, vt = every4(tune.data)
+        zt, mt, vt, dt = every4(tune.data)
         ot, ov = model(zt, deterministic=True), model(zv, deterministic=True)
         options = {('guided', sg): dict(mode='guided', sigma=sg) for sg in (0.05, 0.1, 0.2, 0.4)}
         options.update({('slots', sg): dict(mode='slots', sigma=sg) for sg in (0.1, 0.3, 1.0)})
         for name, guide in (('decoded', None), ('video', True)):   # guide: VAE decoding of the latent, or the video
             for (mode, sg), o in options.items():
                 if mode == 'slots' and guide is None: continue        # needs the video
-                fit = segmentation_scores(ot['masks'], mt, pixel_masks(ot, vae, vt if guide else None, latent=zt, **o))['fg_ari_pixel']
+                fit = segmentation_scores(ot['masks'], mt, pixel_masks(ot, vae, vt if guide else dt, **o))['fg_ari_pixel']
                 res.setdefault('tuning', {})[f"{mode}/{name}/sigma={sg}"] = round(fit, 4)
         for prefix in ('guided/decoded', 'guided/video', 'slots/video'):
             best = max((k for k in res['tuning'] if k.startswith(prefix)), key=res['tuning'].get)
             o = dict(mode=prefix.split('/')[0], sigma=float(best.split('=')[1]))
-            pm = pixel_masks(ov, vae, vv if prefix.endswith('video') else None, latent=zv, **o)
+            pm = pixel_masks(ov, vae, vv if prefix.endswith('video') else dv, **o)
             res[f"fg_ari_pixel_{prefix.replace('/', '_')}"] = round(segmentation_scores(ov['masks'], mv, pm)['fg_ari_pixel'], 4)
             res[f"sigma_{prefix.replace('/', '_')}"] = o['sigma']
             if prefix == 'guided/decoded' and a.restarts > 1 and model.random_start:
                 ob = model(zv, deterministic=True, restarts=a.restarts)
-                res[f"fg_ari_pixel_guided_decoded@r{a.restarts}"] = round(segmentation_scores(ob['masks'], mv, pixel_masks(ob, vae, latent=zv, **o))['fg_ari_pixel'], 4)
+                res[f"fg_ari_pixel_guided_decoded@r{a.restarts}"] = round(segmentation_scores(ob['masks'], mv, pixel_masks(ob, video=dv, **o))['fg_ari_pixel'], 4)
         return res
 
     if a.eval_only:

@@ -44,8 +44,8 @@ class SlotConfig:
 
     @classmethod
     def tiny(cls, **kw):
-        "Trains on a CPU in minutes on 16x16 latents; 4 iterations and a learned mean per slot: the best of the recipes measured in BENCHMARKS.md."
-        return cls(**{**dict(iters=4, init='learned_gaussian'), **kw})
+        "Trains on a CPU in minutes on 16x16 latents; 6 slots (up to 5 sprites + the background), 4 iterations and a learned mean per slot: the best of the recipes measured in BENCHMARKS.md."
+        return cls(**{**dict(n_slots=6, iters=4, init='learned_gaussian'), **kw})
 
     @classmethod
     def paper(cls, **kw):
@@ -326,7 +326,7 @@ def pixel_masks(out: dict, vae: Optional[nn.Module] = None, video: Optional[torc
         post = guided_upsample(masks, frames.to(masks), default(sigma, guide_sigma), radius)      # (b f) k H W
         return rearrange(post, '(b f) k h w -> b f k h w', b=b)
     z = rearrange(out['recons'], 'b f k c h w -> (b f k) c 1 h w')           # every slot's latent as a 1-frame clip
-    x = torch.cat([vae.decode_latents(zz) for zz in z.split(chunk)])          # (b f k) 3 1 H W
+    x = torch.cat([vae.decode_latents(zz)[:, :, :1] for zz in z.split(chunk)])   # (b f k) 3 1 H W (with f_t > 1: the first of its frames)
     x = rearrange(x, '(b f k) c 1 h w -> (b f) k c h w', b=b, f=f)
     err = (x - frames[:, None]).pow(2).sum(2)                                 # (b f) k H W
     prior = F.interpolate(masks, size=(H, W), mode='bilinear')
