@@ -227,7 +227,7 @@ class UNet3D(nn.Module):
         return emb + self.class_embed(y)
 
     def condition(self, x, emb, known=None, mask=None, s=None):
-        "Frame conditioning: `known * mask` and `mask` (`b f` or `b 1 f h w`) as channels after `x`; `emb` plus s's embedding where a frame is known."
+        "Frame conditioning: `x` zeroed where `mask` (`b f` or `b 1 f h w`) is 1, `known * mask` and `mask` as channels; `emb` plus s's embedding where a frame is known."
         if not self.cfg.frame_cond:
             if exists(known) or exists(mask) or exists(s):
                 raise ValueError("got known frames (known, mask or s), but this UNet has no frame conditioning: set "
@@ -246,7 +246,7 @@ class UNet3D(nn.Module):
         if s.shape != (b,): raise ValueError(f"s should be a number or a tensor of shape (b,)=({b},), got shape {tuple(s.shape)}")
         on = (m.flatten(1).amax(1) > 0).to(emb.dtype)                                       # b: has a known frame
         emb = emb + self.s_embed(timestep_embedding(s, self.cfg.ch)) * on[:, None]          # b e
-        return torch.cat([x, known * m, m], dim=1), emb                                     # b (2c + 1) f h w
+        return torch.cat([x * (1 - m), known * m, m], dim=1), emb                           # b (2c + 1) f h w
 
     def forward(self, x, t, y=None, cond_drop_prob: float = 0., known=None, mask=None, s=None):
         sz = check_shape(x, 'b c f h w', 'x', c=self.cfg.in_ch)
