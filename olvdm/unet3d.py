@@ -145,6 +145,7 @@ class UNetConfig:
     n_classes: Optional[int] = None   # class-conditional if set (an extra "null" class is added for CFG)
     zero_init: bool = True            # zero the last conv of each block, the attention outputs and the final conv
     checkpoint: bool = False          # gradient checkpointing: recompute activations in backward to save memory
+    frame_cond: bool = False          # known latent frames and their mask as extra inputs, their noise level s embedded
 
     @classmethod
     def tiny(cls, **kwargs):
@@ -177,7 +178,7 @@ class EmbSequential(nn.Sequential):
 
 # %% ../nbs/08_unet3d.ipynb #7c75591f
 class UNet3D(nn.Module):
-    "LVDM's pseudo-3D UNet: `forward(x, t, y=None, cond_drop_prob=0.)` maps `b c f h w` to `b out_ch f h w`."
+    "LVDM's pseudo-3D UNet: `forward(x, t, y=None, cond_drop_prob=0., known=None, mask=None, s=None)` maps `b c f h w` to `b out_ch f h w`."
     def __init__(self, cfg: Optional[UNetConfig] = None):
         super().__init__()
         self.cfg = cfg = default(cfg, UNetConfig.tiny)
@@ -187,7 +188,11 @@ class UNet3D(nn.Module):
         res = partial(ResBlock3D, emb_dim=ed, dropout=cfg.dropout, temporal_conv=cfg.temporal_conv, zero_init=zi)
         attn = lambda c: [SpatialAttention(c, cfg.n_heads, zi), TemporalAttention(c, cfg.n_heads, cfg.max_dist, zi)]
         seq = partial(EmbSequential, ckpt=cfg.checkpoint)
-        self.downs, chans, ch, ds = nn.ModuleList([seq(_conv(cfg.in_ch, mc))]), [mc], mc, 1
+        c_in = 2 * cfg.in_ch + 1 if cfg.frame_cond else cfg.in_ch          # x, or x, known * mask and mask
+        self.downs, chans, ch, ds = nn.ModuleList([seq(_conv(c_in, mc))]), [mc], mc, 1
+        if cfg.frame_cond:                                                  # the new inputs start switched off
+            if zi: nn.init.zeros_(self.downs[0][0].weight.data[:, cfg.in_ch:])
+            self.s_embed = nn.Sequential(nn.Linear(mc, ed), nn.SiLU(), _zero(nn.Linear(ed, ed), zi))
         for lvl, m in enumerate(cfg.ch_mult):
             for _ in range(cfg.n_res):
                 layers, ch = [res(ch, m * mc)], m * mc
@@ -221,14 +226,36 @@ class UNet3D(nn.Module):
         if cond_drop_prob > 0: y = torch.where(torch.rand(b, device=device) < cond_drop_prob, null, y)
         return emb + self.class_embed(y)
 
-    def forward(self, x, t, y=None, cond_drop_prob: float = 0.):
+    def condition(self, x, emb, known=None, mask=None, s=None):
+        "Frame conditioning: `x` zeroed where `mask` (`b f` or `b 1 f h w`) is 1, `known * mask` and `mask` as channels; `emb` plus s's embedding where a frame is known."
+        if not self.cfg.frame_cond:
+            if exists(known) or exists(mask) or exists(s):
+                raise ValueError("got known frames (known, mask or s), but this UNet has no frame conditioning: set "
+                                 "UNetConfig(frame_cond=True), or OLVDMConfig(task='predict')")
+            return x, emb
+        b, c, f, h, w = x.shape
+        m = x.new_zeros(b, f) if mask is None else mask.to(x.dtype)
+        if m.ndim == 2:
+            check_shape(m, 'b f', 'mask', b=b, f=f)
+            m = rearrange(m, 'b f -> b 1 f 1 1').expand(b, 1, f, h, w)                      # b 1 f h w
+        check_shape(m, 'b c f h w', 'mask (b f, or b 1 f h w)', b=b, c=1, f=f, h=h, w=w)
+        known = torch.zeros_like(x) if known is None else known
+        check_shape(known, 'b c f h w', 'known frames', b=b, c=c, f=f, h=h, w=w)
+        s = torch.as_tensor(default(s, 0), device=x.device)
+        if s.ndim == 0: s = s.expand(b)
+        if s.shape != (b,): raise ValueError(f"s should be a number or a tensor of shape (b,)=({b},), got shape {tuple(s.shape)}")
+        on = (m.flatten(1).amax(1) > 0).to(emb.dtype)                                       # b: has a known frame
+        emb = emb + self.s_embed(timestep_embedding(s, self.cfg.ch)) * on[:, None]          # b e
+        return torch.cat([x * (1 - m), known * m, m], dim=1), emb                           # b (2c + 1) f h w
+
+    def forward(self, x, t, y=None, cond_drop_prob: float = 0., known=None, mask=None, s=None):
         sz = check_shape(x, 'b c f h w', 'x', c=self.cfg.in_ch)
         k = 2 ** (len(self.cfg.ch_mult) - 1)
         if sz['h'] % k or sz['w'] % k:
             raise ValueError(f"x height and width should be divisible by {k} (the UNet halves them {k.bit_length() - 1} "
                              f"times), got h={sz['h']}, w={sz['w']}: crop or pad the latents")
         emb = self.embed(t, y, cond_drop_prob, sz['b'], x.device)                          # b e
-        hs, h = [], x
+        hs, (h, emb) = [], self.condition(x, emb, known, mask, s)
         for blk in self.downs:
             h = blk(h, emb); hs.append(h)                                                   # b c_l f h_l w_l
         h = self.mid(h, emb)
