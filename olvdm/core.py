@@ -118,6 +118,7 @@ def read_checkpoint(path, what: str = 'checkpoint', hint: str = 'train one first
     "`torch.load` a dict of tensors and plain data, with errors that say what to do for a missing, corrupt or unsafe file."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"no {what} at {path}: {hint}")
+    if path.is_dir(): raise ValueError(f"{what} {path} is a folder, not a checkpoint file: give the file (e.g. {path}/last.pt)")
     try: sd = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
         if 'Weights only load failed' in str(e) and ('Unsupported global' in str(e) or 'not an allowed global' in str(e)):

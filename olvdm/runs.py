@@ -182,7 +182,7 @@ class RunCheckpointCB(DistCheckpointCB):
                  spike: float = 10., growth: float = 100., log=print):
         super().__init__(path, info, every, config)
         self.progress, self.spike, self.growth, self.log = progress, spike, growth, log
-        self.best, self.good, self.unhealthy = None, None, None
+        self.best, self.good, self.unhealthy, self.after_save = None, None, None, None
 
     def before_fit(self, learn):
         self.w0, self.losses, self.seen = max_abs(learn.model), [], learn.step
@@ -225,4 +225,5 @@ class RunCheckpointCB(DistCheckpointCB):
         sd = learn.state_dict(self.config)
         sd.update(health=dict(best=self.best), log=self.progress.state() if exists(self.progress) else None)
         atomic_save(sd, self.path)
+        if exists(self.after_save): self.after_save()
         self.good, self.unhealthy, self.losses = learn.step, None, []
