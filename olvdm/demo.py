@@ -13,16 +13,16 @@ from pathlib import Path
 import torch
 import fastprogress.fastprogress as fp
 
-from .cli import RunStopped, _overlays, _save_clips, main
 from .core import atomic_write, default
 from .data import SpritesFolder
 from .evaluate import clip_stats, compare_stats
 from .learner import load_checkpoint
 from .model import load_olvdm
+from .runs import RunStopped
 from .slot_metrics import segmentation_scores
 from .slots import DECODED_SIGMA, load_slots, pixel_masks
 from .vae import load_vae, psnr
-from .viz import save_gif, side_by_side
+from .viz import overlay_clips as _overlays, save_clips as _save_clips, save_gif, side_by_side
 
 # %% ../nbs/14_demo.ipynb #56348f86
 CHECKPOINTS = dict(vae='vae_tiny.pt', slots='slots_tiny.pt', olvdm='olvdm_tiny.pt', lvdm='lvdm_tiny.pt')
@@ -84,12 +84,12 @@ def run_demo(paths: dict, data, out, n: int = 4, steps: int = 20, seed: int = 0,
     return dict(metrics=metrics, files=files)
 
 # %% ../nbs/14_demo.ipynb #09c6ed80
-def _timed_run(cmd: str, args: list, out: Path, minutes: float, sets=()) -> Path:
-    "Run `olvdm cmd args --out out --set sets` for about `minutes`: 3 steps to measure the speed, then resume with as many steps as fit."
+def _timed_run(cli, cmd: str, args: list, out: Path, minutes: float, sets=()) -> Path:
+    "Run `olvdm cmd args --out out --set sets` through `cli` (`olvdm.cli.main`) for about `minutes`: 3 steps to measure the speed, then resume with as many steps as fit."
     def go(*more):
         more = [*sets, *more]
         print(f"\n== olvdm {cmd} {' '.join(map(str, args))} --out {out} --set {' '.join(more)}", flush=True)
-        code = main([cmd, *map(str, args), '--out', str(out), '--set', *more])
+        code = cli([cmd, *map(str, args), '--out', str(out), '--set', *more])
         if code: raise RunStopped(f"demo --train: `olvdm {cmd}` for {out.name} failed (exit status {code})", code)
     go('train.steps=3', 'train.log_every=1', 'train.warmup=10')
     sps = load_checkpoint(out / 'last.pt')['history'][-1]['sec_per_step']
@@ -101,13 +101,13 @@ def _demo_train(a, folder: Path) -> dict:
     "Train the four demo models from scratch on generated sprites in about `a.minutes`; returns their checkpoint paths."
     m = max(a.minutes - 3.5, 1.)                     # about 3.5 minutes go to start-ups, encoding and the demo itself
     th = [f'train.threads={a.threads}'] if a.threads else []
-    vae = _timed_run('train-vae', ['sprites:256'], folder / 'vae', 0.4 * m, th) / 'vae.pt'
+    vae = _timed_run(a.cli, 'train-vae', ['sprites:256'], folder / 'vae', 0.4 * m, th) / 'vae.pt'
     print(f"\n== olvdm encode sprites:256 --vae {vae} --out {folder / 'latents'}", flush=True)
-    if main(['encode', 'sprites:256', '--vae', str(vae), '--out', str(folder / 'latents')]): raise RunStopped("demo --train: encode failed", 2)
+    if a.cli(['encode', 'sprites:256', '--vae', str(vae), '--out', str(folder / 'latents')]): raise RunStopped("demo --train: encode failed", 2)
     lat = str(folder / 'latents')
-    slots = _timed_run('train-slots', [lat], folder / 'slots', 0.3 * m, th) / 'slots.pt'
+    slots = _timed_run(a.cli, 'train-slots', [lat], folder / 'slots', 0.3 * m, th) / 'slots.pt'
     for name, lam in (('olvdm', 0.1), ('lvdm', 0.)):
-        _timed_run('train-ldm', [lat, '--vae', vae, '--slots', slots], folder / name, 0.15 * m, [*th, f'model.lam={lam}'])
+        _timed_run(a.cli, 'train-ldm', [lat, '--vae', vae, '--slots', slots], folder / name, 0.15 * m, [*th, f'model.lam={lam}'])
     return dict(vae=vae, slots=slots, olvdm=folder / 'olvdm' / 'olvdm.pt', lvdm=folder / 'lvdm' / 'olvdm.pt')
 
 def cmd_demo(a):
@@ -123,8 +123,9 @@ def cmd_demo(a):
     for k, v in res['files'].items():
         for p in (v if isinstance(v, list) else [v]): print(f"  {k:20s} {p}")
 
-def add_demo_args(d):
-    "The `olvdm demo` options, on its subparser `d`."
+def add_demo_args(d, cli):
+    "The `olvdm demo` options, on its subparser `d`; `cli` runs the other commands for --train (`olvdm.cli.main`, which imports this module)."
+    d.set_defaults(cli=cli)
     d.add_argument('--out', default='olvdm_demo', help="output folder"); d.add_argument('--train', action='store_true', help="train everything from scratch first")
     d.add_argument('--checkpoints', help="folder with vae_tiny.pt, slots_tiny.pt, olvdm_tiny.pt, lvdm_tiny.pt (default: the shipped data/checkpoints)")
     d.add_argument('--data', help="sprite clips with masks (default: the shipped data/sprites)")
