@@ -15,13 +15,14 @@ import fastprogress.fastprogress as fp
 
 from .core import atomic_write, default
 from .data import SpritesFolder
+from .evalsets import heldout_sprites, real_clips
 from .evaluate import clip_stats, compare_stats
 from .learner import load_checkpoint
 from .model import load_olvdm
 from .runs import RunStopped
 from .slot_metrics import segmentation_scores
 from .slots import DECODED_SIGMA, load_slots, pixel_masks
-from .vae import load_vae, psnr
+from .vae import load_vae, psnr, vae_scores
 from .viz import overlay_clips as _overlays, save_clips as _save_clips, save_gif, side_by_side
 
 # %% ../nbs/14_demo.ipynb #56348f86
@@ -57,18 +58,22 @@ def demo_metrics(vae, slots, videos, masks, restarts: int = 8) -> dict:
 # %% ../nbs/14_demo.ipynb #c6e2cdd9
 def run_demo(paths: dict, data, out, n: int = 4, steps: int = 20, seed: int = 0, sampler: str = 'dpmpp_2m',
              fps: float = 8, scale: int = 2) -> dict:
-    "Sample from the OLVDM and baseline checkpoints in `paths`, score the VAE and slot module on `data`; write files to `out`."
+    "Sample from the OLVDM and baseline checkpoints in `paths` (compared with the clips in `data`); score the VAE and slot module on the held-out sets of `olvdm.evalsets`; write files to `out`."
     t0, out = time.time(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     models = {k: load_olvdm(paths[k]) for k in ('olvdm', 'lvdm')}
     vae = load_vae(paths['vae']) if paths.get('vae') else models['olvdm'].vae          # default: the ones OLVDM was trained with
     slots = load_slots(paths['slots']) if paths.get('slots') else models['olvdm'].slots
+    held = heldout_sprites(8)                                                          # clips no model trained on
+    hv, hm = torch.stack([o['video'] for o in held]), torch.stack([o['mask'] for o in held])
+    metrics, rec = demo_metrics(vae, slots, hv, hm)
+    sc = vae_scores(vae, dict(heldout=hv, novel=torch.stack([o['video'] for o in heldout_sprites(8, preset='novel')]),
+                              real=real_clips()[::2]))
+    metrics.update(vae_psnr_db=sc['heldout'], vae_psnr_db_noisy=sc['noisy'], vae_psnr_db_novel=sc['novel'], vae_psnr_db_real=sc['real'])
     real = SpritesFolder(data)
-    items = [real[i] for i in range(len(real))]
-    videos, masks = torch.stack([o['video'] for o in items]), torch.stack([o['mask'] for o in items])
-    metrics, rec = demo_metrics(vae, slots, videos, masks)
+    videos = torch.stack([real[i]['video'] for i in range(len(real))])
     real_st = clip_stats(videos, vae, slots)
-    files = dict(vae_reconstructions=save_gif([side_by_side(a, b) for a, b in zip(videos[:n], rec[:n])],
+    files = dict(vae_reconstructions=save_gif([side_by_side(a, b) for a, b in zip(hv[:n], rec[:n])],
                                               out / 'vae_reconstructions.gif', fps=fps, scale=scale, ncols=1))
     samples = {}
     for name, model in models.items():
@@ -78,7 +83,7 @@ def run_demo(paths: dict, data, out, n: int = 4, steps: int = 20, seed: int = 0,
         metrics[name] = dict(lam=model.cfg.lam, **compare_stats(clip_stats(samples[name], vae, slots), real_st))
     files['olvdm_vs_lvdm'] = save_gif([side_by_side(a, b) for a, b in zip(samples['olvdm'], samples['lvdm'])],
                                       out / 'olvdm_vs_lvdm.gif', fps=fps, scale=scale, ncols=1)
-    metrics.update(n_samples=n, sampler=sampler, sampling_steps=steps, seed=seed, n_real_clips=len(real),
+    metrics.update(n_samples=n, sampler=sampler, sampling_steps=steps, seed=seed, n_real_clips=len(real), n_heldout_clips=len(held),
                    checkpoints={k: str(v) if v else f'inside {paths["olvdm"]}' for k, v in paths.items()}, data=str(data), seconds=round(time.time() - t0, 1))
     files['metrics'] = atomic_write(out / 'metrics.json', lambda p: Path(p).write_text(json.dumps(metrics, indent=1)))
     return dict(metrics=metrics, files=files)
@@ -117,9 +122,11 @@ def cmd_demo(a):
     paths = _demo_train(a, Path(a.out) / 'train') if a.train else find_checkpoints(a.checkpoints)
     res = run_demo(paths, data, a.out, n=a.n, steps=a.steps, seed=a.seed)
     mt = res['metrics']
-    print(f"\nolvdm demo ({mt['seconds']} s): VAE reconstruction PSNR {mt['vae_psnr_db']:.2f} dB, slot FG-ARI "
-          f"{mt['slots_fg_ari_pixel']:.3f} on {mt['n_real_clips']} sprite clips; flicker (1 = like real clips) "
-          f"OLVDM {mt['olvdm']['flicker_rel']:.2f}, LVDM baseline {mt['lvdm']['flicker_rel']:.2f}")
+    print(f"\nolvdm demo ({mt['seconds']} s) on clips no model trained on: VAE PSNR {mt['vae_psnr_db']:.2f} dB on held-out "
+          f"sprites, {mt['vae_psnr_db_novel']:.2f} dB on novel ones, {mt['vae_psnr_db_real']:.2f} dB on real video (bikes); "
+          f"slot FG-ARI {mt['slots_fg_ari_pixel']:.3f} at pixels, {mt['slots_fg_ari_latent_grid']:.3f} on the latent grid "
+          f"({mt['n_heldout_clips']} held-out sprite clips); flicker of samples (1 = like the {mt['n_real_clips']} clips in "
+          f"{Path(mt['data']).name}/) OLVDM {mt['olvdm']['flicker_rel']:.2f}, LVDM baseline {mt['lvdm']['flicker_rel']:.2f}")
     for k, v in res['files'].items():
         for p in (v if isinstance(v, list) else [v]): print(f"  {k:20s} {p}")
 
