@@ -29,6 +29,7 @@ from .core import atomic_save, atomic_write, exists, read_checkpoint, set_seed
 from .data import SpritesDataset, VideoDataset
 from .demo import add_demo_args, cmd_demo
 from .distributed import DistInfo, close_distributed, dist_loader, init_distributed
+from .long import add_long_args, long_kwargs, sample_long
 from .model import OLVDM, OLVDMConfig, UNetEMACB, load_olvdm, olvdm_loss, save_olvdm
 from .runs import RunStopped, check_out, config_yaml, hold_out, say, train_run, trained
 from .slots import LatentClips, LatentSlotModel, SlotConfig, SlotLoss, latent_dataset, load_slots, save_slots
@@ -246,17 +247,19 @@ class SampleOptions:
 TILE = 64                                     # clips in the tiled samples.gif / .mp4 at most
 
 def cmd_sample(a):
-    "Sample clips from a trained model in batches; write each clip's GIF as its batch finishes, then the tiled files."
+    "Sample clips from a trained model in batches (beyond the trained length window by window, `sample_long`); write each clip's GIF as its batch finishes, then the tiled files."
     for f in fields(SampleOptions): check_value(f, getattr(a, f.name), f'--{f.name}')
     dev = torch.device(a.device) if exists(a.device) else torch.device('cpu')
     model = load_olvdm(a.ckpt).to(dev)
+    trained_frames = model.cfg.latent_frames * model.vae.cfg.f_t                 # longer clips: window by window
     with hold_out(a.out, DistInfo()) as rf:
         out, t, paths, tiles, masks, done, stopped = rf.path, time.time(), [], [], [], 0, False
         width, starts = max(2, len(str(a.n - 1))), range(0, a.n, a.batch)
         try:
             for i in (progress_bar(starts) if len(starts) > 1 and not fp.NO_BAR else starts):
-                res = model.sample(min(a.batch, a.n - i), frames=a.frames, steps=a.steps, sampler=a.sampler, return_masks=a.masks,
-                                   seed=a.seed + i, eta=a.eta, progress=not fp.NO_BAR and len(starts) == 1)
+                kw = dict(steps=a.steps, sampler=a.sampler, return_masks=a.masks, seed=a.seed + i, eta=a.eta, progress=not fp.NO_BAR and len(starts) == 1)
+                res = (sample_long(model, a.frames, n=min(a.batch, a.n - i), **kw, **long_kwargs(a)) if a.frames and a.frames > trained_frames
+                       else model.sample(min(a.batch, a.n - i), frames=a.frames, **kw))
                 videos, m = res if a.masks else (res, None)
                 for j, v in enumerate(videos.cpu()): paths.append(save_gif(v, out / f'sample_{i + j:0{width}d}.gif', fps=a.fps, scale=a.scale))
                 done, keep = done + len(videos), max(0, TILE - sum(map(len, tiles)))
@@ -330,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--scale', type=int, default=4, help="upscale factor of the written frames")
     s.add_argument('--masks', action='store_true', help="also write the slot-mask overlay of each sample")
     s.add_argument('--device', help="cpu, cuda or mps")
+    add_long_args(s)                                                             # --known --s --guidance --naive --hierarchical --decode-chunk
     add_demo_args(add('demo', cmd_demo, "Sample from the shipped tiny checkpoints and write GIFs, mp4s and metrics."), cli=main)
     return p
 

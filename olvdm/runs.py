@@ -27,7 +27,7 @@ import torch.distributed as dist
 import yaml
 from fastprogress.fastprogress import progress_bar
 
-from .config import ConfigError, to_plain
+from .config import ConfigError, build_config, to_plain
 from .core import DataLoaders, atomic_save, atomic_write, default, exists, temp_files
 from .distributed import DDPCB, DistCheckpointCB, DistInfo, SignalCB, dist_loader
 from .learner import (Callback, CancelFitException, DeviceCB, EMACB, GradClipCB, Learner, LRSchedCB, MixedPrecisionCB,
@@ -258,8 +258,11 @@ def _resume(learn, run: dict, cfg: dict, folder: RunFolder, override: bool, sche
     "Load the folder's last.pt into `learn` after checking it is this run's; returns the changed settings (`override` applies them)."
     ckpt, sd = folder.path / 'last.pt', load_checkpoint(folder.path / 'last.pt')
     old = sd.get('config') or {}
-    if old.get('kind') != run['kind'] or _diff(old.get('model', {}), cfg['model']):
-        raise ConfigError(f"{folder.path} holds a {old.get('kind')} run with a different model config ({'; '.join(_diff(old.get('model', {}), cfg['model'])[:4])}): "
+    saved = old.get('model', {})
+    try: saved = to_plain(build_config(type(run['model']), saved))   # fields added since the run began get their defaults
+    except (ConfigError, TypeError, ValueError): pass                   # a real difference: reported below
+    if old.get('kind') != run['kind'] or _diff(saved, cfg['model']):
+        raise ConfigError(f"{folder.path} holds a {old.get('kind')} run with a different model config ({'; '.join(_diff(saved, cfg['model'])[:4])}): "
                           "use another --out, or the config it was trained with (see its config.yaml)")
     changes = setting_changes(old.get('train'), run['train'], 'train') + setting_changes(old.get('data'), run['data'], 'data')
     if old.get('source', cfg['source']) != cfg['source']: changes.append(f"DATA: checkpoint {old['source']!r}, now {cfg['source']!r}")
