@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from scipy.optimize import linear_sum_assignment
 
+from .config import bounded
 from .core import check_shape, exists
 
 # %% ../nbs/07_consistency.ipynb #5de154da
@@ -129,13 +130,13 @@ def slot_consistency_loss(slots, variant: str = 'object', **kwargs):
 class ConsistencyConfig:
     "Which slot consistency loss to use, with what options, and its weight in the model's total loss."
     variant: str = 'object'           # 'object' (per-slot InfoNCE over time) or 'seed' (original OLVDM formula)
-    tau: Optional[float] = None       # temperature; None = the variant's default (object 0.1, seed 5.0)
-    lam: float = 1.                   # object: pair weight exp(-(|i-j|-1)/lam)
-    max_dist: Optional[int] = None    # object: ignore frame pairs further apart than this
+    tau: Optional[float] = bounded(None, 0, lo_open=True) # temperature; None = the variant's default (object 0.1, seed 5.0)
+    lam: float = bounded(1., 0, lo_open=True) # object: pair weight exp(-(|i-j|-1)/lam)
+    max_dist: Optional[int] = bounded(None, 1) # object: ignore frame pairs further apart than this
     match: str = 'index'              # object: 'index' (slots propagated over time) or 'hungarian'
     reduce: str = 'flatten'           # seed: frame vector = 'flatten'ed slots, their 'mean', or 'batch' (original)
     norm: str = 'sum'                 # seed: 'sum' over pairs, or 'seed' (divide by (f-1)^2/2 as the original)
-    weight: float = 1.                # factor on this loss in the model's total loss
+    weight: float = bounded(1., 0)    # factor on this loss in the model's total loss
 
     @classmethod
     def hungarian(cls, **kw): return cls(match='hungarian', **kw)

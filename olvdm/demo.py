@@ -13,16 +13,17 @@ from pathlib import Path
 import torch
 import fastprogress.fastprogress as fp
 
-from .cli import RunStopped, _overlays, _save_clips, main
 from .core import atomic_write, default
 from .data import SpritesFolder
+from .evalsets import heldout_sprites, real_clips
 from .evaluate import clip_stats, compare_stats
 from .learner import load_checkpoint
 from .model import load_olvdm
+from .runs import RunStopped
 from .slot_metrics import segmentation_scores
 from .slots import DECODED_SIGMA, load_slots, pixel_masks
-from .vae import load_vae, psnr
-from .viz import save_gif, side_by_side
+from .vae import load_vae, psnr, vae_scores
+from .viz import overlay_clips as _overlays, save_clips as _save_clips, save_gif, side_by_side
 
 # %% ../nbs/14_demo.ipynb #56348f86
 CHECKPOINTS = dict(vae='vae_tiny.pt', slots='slots_tiny.pt', olvdm='olvdm_tiny.pt', lvdm='lvdm_tiny.pt')
@@ -57,18 +58,22 @@ def demo_metrics(vae, slots, videos, masks, restarts: int = 8) -> dict:
 # %% ../nbs/14_demo.ipynb #c6e2cdd9
 def run_demo(paths: dict, data, out, n: int = 4, steps: int = 20, seed: int = 0, sampler: str = 'dpmpp_2m',
              fps: float = 8, scale: int = 2) -> dict:
-    "Sample from the OLVDM and baseline checkpoints in `paths`, score the VAE and slot module on `data`; write files to `out`."
+    "Sample from the OLVDM and baseline checkpoints in `paths` (compared with the clips in `data`); score the VAE and slot module on the held-out sets of `olvdm.evalsets`; write files to `out`."
     t0, out = time.time(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     models = {k: load_olvdm(paths[k]) for k in ('olvdm', 'lvdm')}
     vae = load_vae(paths['vae']) if paths.get('vae') else models['olvdm'].vae          # default: the ones OLVDM was trained with
     slots = load_slots(paths['slots']) if paths.get('slots') else models['olvdm'].slots
+    held = heldout_sprites(8)                                                          # clips no model trained on
+    hv, hm = torch.stack([o['video'] for o in held]), torch.stack([o['mask'] for o in held])
+    metrics, rec = demo_metrics(vae, slots, hv, hm)
+    sc = vae_scores(vae, dict(heldout=hv, novel=torch.stack([o['video'] for o in heldout_sprites(8, preset='novel')]),
+                              real=real_clips()[::2]))
+    metrics.update(vae_psnr_db=sc['heldout'], vae_psnr_db_noisy=sc['noisy'], vae_psnr_db_novel=sc['novel'], vae_psnr_db_real=sc['real'])
     real = SpritesFolder(data)
-    items = [real[i] for i in range(len(real))]
-    videos, masks = torch.stack([o['video'] for o in items]), torch.stack([o['mask'] for o in items])
-    metrics, rec = demo_metrics(vae, slots, videos, masks)
+    videos = torch.stack([real[i]['video'] for i in range(len(real))])
     real_st = clip_stats(videos, vae, slots)
-    files = dict(vae_reconstructions=save_gif([side_by_side(a, b) for a, b in zip(videos[:n], rec[:n])],
+    files = dict(vae_reconstructions=save_gif([side_by_side(a, b) for a, b in zip(hv[:n], rec[:n])],
                                               out / 'vae_reconstructions.gif', fps=fps, scale=scale, ncols=1))
     samples = {}
     for name, model in models.items():
@@ -78,18 +83,18 @@ def run_demo(paths: dict, data, out, n: int = 4, steps: int = 20, seed: int = 0,
         metrics[name] = dict(lam=model.cfg.lam, **compare_stats(clip_stats(samples[name], vae, slots), real_st))
     files['olvdm_vs_lvdm'] = save_gif([side_by_side(a, b) for a, b in zip(samples['olvdm'], samples['lvdm'])],
                                       out / 'olvdm_vs_lvdm.gif', fps=fps, scale=scale, ncols=1)
-    metrics.update(n_samples=n, sampler=sampler, sampling_steps=steps, seed=seed, n_real_clips=len(real),
+    metrics.update(n_samples=n, sampler=sampler, sampling_steps=steps, seed=seed, n_real_clips=len(real), n_heldout_clips=len(held),
                    checkpoints={k: str(v) if v else f'inside {paths["olvdm"]}' for k, v in paths.items()}, data=str(data), seconds=round(time.time() - t0, 1))
     files['metrics'] = atomic_write(out / 'metrics.json', lambda p: Path(p).write_text(json.dumps(metrics, indent=1)))
     return dict(metrics=metrics, files=files)
 
 # %% ../nbs/14_demo.ipynb #09c6ed80
-def _timed_run(cmd: str, args: list, out: Path, minutes: float, sets=()) -> Path:
-    "Run `olvdm cmd args --out out --set sets` for about `minutes`: 3 steps to measure the speed, then resume with as many steps as fit."
+def _timed_run(cli, cmd: str, args: list, out: Path, minutes: float, sets=()) -> Path:
+    "Run `olvdm cmd args --out out --set sets` through `cli` (`olvdm.cli.main`) for about `minutes`: 3 steps to measure the speed, then resume with as many steps as fit."
     def go(*more):
         more = [*sets, *more]
         print(f"\n== olvdm {cmd} {' '.join(map(str, args))} --out {out} --set {' '.join(more)}", flush=True)
-        code = main([cmd, *map(str, args), '--out', str(out), '--set', *more])
+        code = cli([cmd, *map(str, args), '--out', str(out), '--set', *more])
         if code: raise RunStopped(f"demo --train: `olvdm {cmd}` for {out.name} failed (exit status {code})", code)
     go('train.steps=3', 'train.log_every=1', 'train.warmup=10')
     sps = load_checkpoint(out / 'last.pt')['history'][-1]['sec_per_step']
@@ -101,13 +106,13 @@ def _demo_train(a, folder: Path) -> dict:
     "Train the four demo models from scratch on generated sprites in about `a.minutes`; returns their checkpoint paths."
     m = max(a.minutes - 3.5, 1.)                     # about 3.5 minutes go to start-ups, encoding and the demo itself
     th = [f'train.threads={a.threads}'] if a.threads else []
-    vae = _timed_run('train-vae', ['sprites:256'], folder / 'vae', 0.4 * m, th) / 'vae.pt'
+    vae = _timed_run(a.cli, 'train-vae', ['sprites:256'], folder / 'vae', 0.4 * m, th) / 'vae.pt'
     print(f"\n== olvdm encode sprites:256 --vae {vae} --out {folder / 'latents'}", flush=True)
-    if main(['encode', 'sprites:256', '--vae', str(vae), '--out', str(folder / 'latents')]): raise RunStopped("demo --train: encode failed", 2)
+    if a.cli(['encode', 'sprites:256', '--vae', str(vae), '--out', str(folder / 'latents')]): raise RunStopped("demo --train: encode failed", 2)
     lat = str(folder / 'latents')
-    slots = _timed_run('train-slots', [lat], folder / 'slots', 0.3 * m, th) / 'slots.pt'
+    slots = _timed_run(a.cli, 'train-slots', [lat], folder / 'slots', 0.3 * m, th) / 'slots.pt'
     for name, lam in (('olvdm', 0.1), ('lvdm', 0.)):
-        _timed_run('train-ldm', [lat, '--vae', vae, '--slots', slots], folder / name, 0.15 * m, [*th, f'model.lam={lam}'])
+        _timed_run(a.cli, 'train-ldm', [lat, '--vae', vae, '--slots', slots], folder / name, 0.15 * m, [*th, f'model.lam={lam}'])
     return dict(vae=vae, slots=slots, olvdm=folder / 'olvdm' / 'olvdm.pt', lvdm=folder / 'lvdm' / 'olvdm.pt')
 
 def cmd_demo(a):
@@ -117,14 +122,17 @@ def cmd_demo(a):
     paths = _demo_train(a, Path(a.out) / 'train') if a.train else find_checkpoints(a.checkpoints)
     res = run_demo(paths, data, a.out, n=a.n, steps=a.steps, seed=a.seed)
     mt = res['metrics']
-    print(f"\nolvdm demo ({mt['seconds']} s): VAE reconstruction PSNR {mt['vae_psnr_db']:.2f} dB, slot FG-ARI "
-          f"{mt['slots_fg_ari_pixel']:.3f} on {mt['n_real_clips']} sprite clips; flicker (1 = like real clips) "
-          f"OLVDM {mt['olvdm']['flicker_rel']:.2f}, LVDM baseline {mt['lvdm']['flicker_rel']:.2f}")
+    print(f"\nolvdm demo ({mt['seconds']} s) on clips no model trained on: VAE PSNR {mt['vae_psnr_db']:.2f} dB on held-out "
+          f"sprites, {mt['vae_psnr_db_novel']:.2f} dB on novel ones, {mt['vae_psnr_db_real']:.2f} dB on real video (bikes); "
+          f"slot FG-ARI {mt['slots_fg_ari_pixel']:.3f} at pixels, {mt['slots_fg_ari_latent_grid']:.3f} on the latent grid "
+          f"({mt['n_heldout_clips']} held-out sprite clips); flicker of samples (1 = like the {mt['n_real_clips']} clips in "
+          f"{Path(mt['data']).name}/) OLVDM {mt['olvdm']['flicker_rel']:.2f}, LVDM baseline {mt['lvdm']['flicker_rel']:.2f}")
     for k, v in res['files'].items():
         for p in (v if isinstance(v, list) else [v]): print(f"  {k:20s} {p}")
 
-def add_demo_args(d):
-    "The `olvdm demo` options, on its subparser `d`."
+def add_demo_args(d, cli):
+    "The `olvdm demo` options, on its subparser `d`; `cli` runs the other commands for --train (`olvdm.cli.main`, which imports this module)."
+    d.set_defaults(cli=cli)
     d.add_argument('--out', default='olvdm_demo', help="output folder"); d.add_argument('--train', action='store_true', help="train everything from scratch first")
     d.add_argument('--checkpoints', help="folder with vae_tiny.pt, slots_tiny.pt, olvdm_tiny.pt, lvdm_tiny.pt (default: the shipped data/checkpoints)")
     d.add_argument('--data', help="sprite clips with masks (default: the shipped data/sprites)")

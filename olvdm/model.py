@@ -20,7 +20,7 @@ from einops import rearrange
 from fastcore.basics import patch
 from torch.utils.data import Dataset
 
-from .config import build_config
+from .config import bounded, build_config
 from .consistency import ConsistencyConfig
 from .core import DataLoaders, atomic_save, check_shape, default, exists, read_checkpoint, set_seed
 from .diffusion import NoiseSchedule, diffusion_loss, noisify, sample as diffusion_sample
@@ -35,23 +35,23 @@ from .vae import VAEConfig, VideoVAE
 class OLVDMConfig:
     "Denoiser, diffusion and consistency settings of an `OLVDM`. Presets: `OLVDMConfig.tiny()`, `.small()`, `.lvdm()`."
     unet: UNetConfig = field(default_factory=UNetConfig.tiny)   # the denoiser; in_ch is set from the VAE
-    latent_size: int = 16             # h' = w' of sampled latents (64 px clips / VAE f_s = 4)
-    latent_frames: int = 16           # default f' of sampled latents
+    latent_size: int = bounded(16, 1) # h' = w' of sampled latents (64 px clips / VAE f_s = 4)
+    latent_frames: int = bounded(16, 1) # default f' of sampled latents
     schedule: str = 'linear'          # 'linear' (LVDM's) or 'cosine'
-    T: int = 1000                     # diffusion steps
+    T: int = bounded(1000, 1)         # diffusion steps
     parameterization: str = 'eps'     # what the UNet predicts: 'eps', 'v' or 'x0'
     loss_type: str = 'l1'             # 'l1' (LVDM's) or 'l2'
-    lam: float = 0.                   # λ, weight of the slot consistency loss; 0 = the LVDM baseline
+    lam: float = bounded(0., 0)       # λ, weight of the slot consistency loss; 0 = the LVDM baseline
     consistency: ConsistencyConfig = field(default_factory=ConsistencyConfig)  # variant, tau, distance weighting
-    t_max: int = 400                  # timestep gate: the consistency term only for samples with t < t_max
+    t_max: int = bounded(400, 0)      # timestep gate: the consistency term only for samples with t < t_max
     slot_propagate: Optional[bool] = None  # slot encoder carries slots from frame to frame (None: its cfg.temporal)
     slot_carry_grad: bool = False     # with propagation, let the loss's gradient flow back through the carried slots
     balance: str = 'grad'             # 'grad': λ = norm of the term's gradient at the UNet output / the diffusion loss's; 'none': λ · loss
-    ema_decay: float = 0.999          # EMA of the UNet weights for sampling (warmed up: min(decay, (1+n)/(10+n)))
+    ema_decay: float = bounded(0.999, 0, 1, hi_open=True) # EMA of the UNet weights for sampling (warmed up: min(decay, (1+n)/(10+n)))
     task: str = 'generate'            # 'generate': unconditional (as before); 'predict': the first k latent frames known; 'interpolate': and, half the time, the last k'
-    n_known: int = 4                  # k: known latent frames in training drawn from 1..n_known; sample_long conditions on n_known
-    s_max: int = 250                  # conditional latent perturbation: known frames noised to s ~ U{0..s_max} (LVDM: s <= 250)
-    cond_drop: float = 0.1            # probability of dropping the condition (every frame generated): the unconditional model for guidance
+    n_known: int = bounded(4, 1)      # k: known latent frames in training drawn from 1..n_known; sample_long conditions on n_known
+    s_max: int = bounded(250, 0)      # conditional latent perturbation: known frames noised to s ~ U{0..s_max} (LVDM: s <= 250)
+    cond_drop: float = bounded(0.1, 0, 1) # probability of dropping the condition (every frame generated): the unconditional model for guidance
 
     def __post_init__(self):
         self.unet = build_config(UNetConfig, self.unet, where='unet')

@@ -18,27 +18,27 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 from fastprogress.fastprogress import progress_bar
 
-from .config import build_config
+from .config import bounded, build_config
 from .core import atomic_save, check_shape, default, exists, read_checkpoint
 
 # %% ../nbs/06_slots.ipynb #995ae0d4
 @dataclass
 class SlotConfig:
     "Sizes of a `LatentSlotModel`. Presets: `SlotConfig.tiny()`, `SlotConfig.paper()`."
-    in_channels: int = 4        # latent channels c
-    n_slots: int = 5            # k: at most 4 sprites + the background
-    dim: int = 64               # slot size d
-    iters: int = 3              # slot attention iterations (on the first frame, with temporal propagation)
-    mlp_hidden: int = 128       # hidden size of the slot MLP and of the temporal predictor
-    enc_hidden: int = 64        # channels of the token encoder
-    enc_kernel: int = 3         # kernel of its convolutions
-    enc_layers: int = 1         # its convolutions (ReLU between them)
-    dec_hidden: int = 64        # channels of the spatial-broadcast decoder
-    dec_layers: int = 3         # its layers
-    dec_kernel: int = 1         # its kernel (1: a per-position MLP, cheapest)
+    in_channels: int = bounded(4, 1) # latent channels c
+    n_slots: int = bounded(5, 1) # k: at most 4 sprites + the background
+    dim: int = bounded(64, 1)   # slot size d
+    iters: int = bounded(3, 1)  # slot attention iterations (on the first frame, with temporal propagation)
+    mlp_hidden: int = bounded(128, 1) # hidden size of the slot MLP and of the temporal predictor
+    enc_hidden: int = bounded(64, 1) # channels of the token encoder
+    enc_kernel: int = bounded(3, 1) # kernel of its convolutions
+    enc_layers: int = bounded(1, 1) # its convolutions (ReLU between them)
+    dec_hidden: int = bounded(64, 1) # channels of the spatial-broadcast decoder
+    dec_layers: int = bounded(3, 1) # its layers
+    dec_kernel: int = bounded(1, 1) # its kernel (1: a per-position MLP, cheapest)
     temporal: bool = False      # SAVi: frame t's slots, through a predictor, initialise frame t+1's
-    iters_next: int = 1         # iterations on the frames after the first, with temporal propagation
-    eps: float = 1e-8           # added to the attention before the weighted mean
+    iters_next: int = bounded(1, 1) # iterations on the frames after the first, with temporal propagation
+    eps: float = bounded(1e-8, 0, lo_open=True) # added to the attention before the weighted mean
     detach: bool = True         # implicit differentiation: no gradient through the iterations before the last
     init: str = 'gaussian'      # initial slots: 'gaussian' (mu + sigma * noise), 'learned' (one learned query per slot) or 'learned_gaussian' (a learned mu per slot + sigma * noise)
 

@@ -18,6 +18,7 @@ from einops import rearrange
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from .config import bounded
 from .core import check_shape, default, exists
 
 # %% ../nbs/08_unet3d.ipynb #7a1b7380
@@ -132,17 +133,17 @@ class Upsample(nn.Module):
 # %% ../nbs/08_unet3d.ipynb #662e373f
 @dataclass
 class UNetConfig:
-    in_ch: int = 4                    # latent channels
-    out_ch: Optional[int] = None      # default: in_ch
-    ch: int = 32                      # base channels ("model_channels")
-    ch_mult: tuple = (1, 2)           # channel multiplier per level; h, w halve between levels
-    n_res: int = 1                    # residual blocks per level (down path; the up path has n_res + 1)
-    attn_ds: tuple = (2,)             # downsampling factors with spatial + temporal attention
-    n_heads: int = 4
-    max_dist: int = 8                 # relative positions are clipped to +-max_dist frames
+    in_ch: int = bounded(4, 1)        # latent channels
+    out_ch: Optional[int] = bounded(None, 1) # default: in_ch
+    ch: int = bounded(32, 1)          # base channels ("model_channels")
+    ch_mult: tuple = bounded((1, 2), 1) # channel multiplier per level; h, w halve between levels
+    n_res: int = bounded(1, 1)        # residual blocks per level (down path; the up path has n_res + 1)
+    attn_ds: tuple = bounded((2,), 1) # downsampling factors with spatial + temporal attention
+    n_heads: int = bounded(4, 1)
+    max_dist: int = bounded(8, 0)     # relative positions are clipped to +-max_dist frames
     temporal_conv: bool = False       # (3,3,3) instead of (1,3,3) convs in the residual blocks
-    dropout: float = 0.
-    n_classes: Optional[int] = None   # class-conditional if set (an extra "null" class is added for CFG)
+    dropout: float = bounded(0., 0, 1, hi_open=True)
+    n_classes: Optional[int] = bounded(None, 1) # class-conditional if set (an extra "null" class is added for CFG)
     zero_init: bool = True            # zero the last conv of each block, the attention outputs and the final conv
     checkpoint: bool = False          # gradient checkpointing: recompute activations in backward to save memory
     frame_cond: bool = False          # known latent frames and their mask as extra inputs, their noise level s embedded

@@ -21,34 +21,34 @@ import torch.nn.functional as F
 from einops import rearrange
 from fastcore.basics import patch
 
-from .config import build_config
-from .core import check_shape, default, exists, read_checkpoint
+from .config import bounded, build_config
+from .core import atomic_save, check_shape, default, exists, read_checkpoint
 from .learner import Callback
 
 # %% ../nbs/05_vae.ipynb #75865f14
 @dataclass
 class VAEConfig:
     "Architecture and loss weights of a `VideoVAE`. Presets: `VAEConfig.tiny()`, `VAEConfig.lvdm()`."
-    in_channels: int = 3            # RGB
-    hidden: int = 32                # channels of the first conv
-    ch_mult: tuple = (1, 2, 4, 8)   # level i has hidden * ch_mult[i] channels; each level after the first halves h, w
-    z_channels: int = 4             # latent channels c
-    f_t: int = 4                    # temporal factor: f' = f / f_t (a power of 2, at most f_s)
-    f_s: int = 8                    # spatial factor: h' = h / f_s, must be 2 ** (len(ch_mult) - 1)
-    enc_blocks: int = 1             # residual blocks per encoder level
-    dec_blocks: int = 2             # residual blocks per decoder level
-    mid_blocks: int = 0             # residual blocks at the latent resolution, in encoder and decoder each
-    mid_kt: int = 3                 # temporal kernel of those blocks and of the convs next to the latent
+    in_channels: int = bounded(3, 1) # RGB
+    hidden: int = bounded(32, 1)    # channels of the first conv
+    ch_mult: tuple = bounded((1, 2, 4, 8), 1) # level i has hidden * ch_mult[i] channels; each level after the first halves h, w
+    z_channels: int = bounded(4, 1) # latent channels c
+    f_t: int = bounded(4, 1)        # temporal factor: f' = f / f_t (a power of 2, at most f_s)
+    f_s: int = bounded(8, 1)        # spatial factor: h' = h / f_s, must be 2 ** (len(ch_mult) - 1)
+    enc_blocks: int = bounded(1, 1) # residual blocks per encoder level
+    dec_blocks: int = bounded(2, 1) # residual blocks per decoder level
+    mid_blocks: int = bounded(0, 0) # residual blocks at the latent resolution, in encoder and decoder each
+    mid_kt: int = bounded(3, 1)     # temporal kernel of those blocks and of the convs next to the latent
     mirror: bool = False            # decoder level = encoder's channels at the same resolution (LDM); False: LVDM's, one level deeper
-    t_kernel: int = 3               # temporal kernel of the other 3x3 convs (1 = per-frame, cheap at high resolution)
-    down_kernel: int = 4            # kernel of the strided convs (and of the transposed convs)
-    kt_nostride: int = 4            # their temporal kernel on levels that keep the frame count (LVDM: 4; 1 = per frame)
+    t_kernel: int = bounded(3, 1)   # temporal kernel of the other 3x3 convs (1 = per-frame, cheap at high resolution)
+    down_kernel: int = bounded(4, 1) # kernel of the strided convs (and of the transposed convs)
+    kt_nostride: int = bounded(4, 1) # their temporal kernel on levels that keep the frame count (LVDM: 4; 1 = per frame)
     up: str = 'convt'               # 'convt' (transposed conv) or 'interp' (nearest neighbour then a 3x3x3 conv)
-    groups: int = 32                # GroupNorm groups (gcd with the channel count)
+    groups: int = bounded(32, 1)    # GroupNorm groups (gcd with the channel count)
     out_norm: bool = False          # GroupNorm + SiLU before the decoder's last conv (LVDM has none)
-    l1: float = 1.0                 # weight of mean |x - x_rec|
-    l2: float = 0.0                 # weight of mean (x - x_rec)^2
-    kl_weight: float = 1e-6         # weight of the KL term (KL summed per clip / pixels per clip, as LVDM)
+    l1: float = bounded(1.0, 0)     # weight of mean |x - x_rec|
+    l2: float = bounded(0.0, 0)     # weight of mean (x - x_rec)^2
+    kl_weight: float = bounded(1e-6, 0) # weight of the KL term (KL summed per clip / pixels per clip, as LVDM)
 
     def __post_init__(self):
         self.ch_mult = tuple(self.ch_mult)
@@ -327,16 +327,9 @@ def vae_loss(model: VideoVAE, batch, sample: bool = True) -> dict:
 
 # %% ../nbs/05_vae.ipynb #cdfbbb9b
 def save_vae(model: VideoVAE, path) -> Path:
-    "Write model weights, config and scale factor to `path` atomically (temp file, then `os.replace`)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.tmp')
-    try:
-        torch.save(dict(kind='olvdm.vae.VideoVAE', config=asdict(model.cfg), scale_factor=float(model.scale_factor),
-                        state_dict=model.state_dict()), tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
-    return path
+    "Write model weights, config and scale factor to `path` atomically (`atomic_save`: unique temp file, fsync, `os.replace`)."
+    return atomic_save(dict(kind='olvdm.vae.VideoVAE', config=asdict(model.cfg), scale_factor=float(model.scale_factor),
+                            state_dict=model.state_dict()), path)
 
 # %% ../nbs/05_vae.ipynb #7593a3ec
 def _config_diff(saved: dict, cfg: VAEConfig) -> dict:
@@ -346,9 +339,12 @@ def _config_diff(saved: dict, cfg: VAEConfig) -> dict:
     return {k: (saved.get(k), v) for k, v in given.items() if norm(saved.get(k)) != norm(v)}
 
 def load_vae(path, cfg: Optional[VAEConfig] = None, map_location='cpu') -> VideoVAE:
-    "Rebuild a `VideoVAE` from a `save_vae` (or `Learner.save`) checkpoint; with `cfg`, check it matches the stored config."
+    "Rebuild a `VideoVAE` from a `save_vae`, `Learner.save` or `olvdm train-vae` (its last.pt) checkpoint; with `cfg`, check it matches the stored config."
     sd = read_checkpoint(path, 'VAE checkpoint', 'train one first (save it with save_vae) or check the path', map_location)
     weights = sd.get('state_dict', sd.get('model'))
+    run = sd.get('config')
+    if isinstance(run, dict) and run.get('kind') == 'vae' and isinstance(run.get('model'), dict):   # a train-vae run's last.pt
+        sd, weights = dict(sd, config=run['model']), sd.get('ema') or weights                     # its EMA is what it exports
     if not isinstance(weights, dict) or not isinstance(sd.get('config'), dict):
         raise ValueError(f"{path} is not a VAE checkpoint (it needs 'config' and 'state_dict' entries); write it with save_vae")
     saved = sd['config']

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['to_frames', 'show_frames', 'side_by_side', 'tile', 'slot_palette', 'soft_masks', 'overlay_masks', 'upscale',
-           'pad_even', 'save_gif', 'save_mp4', 'show_video']
+           'pad_even', 'save_gif', 'save_mp4', 'save_clips', 'overlay_clips', 'show_video']
 
 # %% ../nbs/02_viz.ipynb #87e802c0
 import base64
@@ -182,6 +182,17 @@ def save_mp4(x, path, fps: float = 8, scale: int = 1, ncols: Optional[int] = Non
         for fr in v: w.send(np.ascontiguousarray(fr))
         w.close()
     return atomic_write(path, write)
+
+# %% ../nbs/02_viz.ipynb #e3b9fd3c
+def save_clips(videos, out, name: str, fps: float = 8, scale: int = 1) -> list:
+    "Write clips `b 3 f h w` tiled as OUT/NAME.gif and OUT/NAME.mp4; returns the two paths."
+    out = Path(out)
+    return [save_gif(videos, out / f'{name}.gif', fps=fps, scale=scale), save_mp4(videos, out / f'{name}.mp4', fps=fps, scale=scale)]
+
+def overlay_clips(videos, masks, alpha: float = 0.5) -> list:
+    "Each clip `3 f h w` of `videos` coloured by its slot masks `k f h' w'`: a list of uint8 `f h w 3`."
+    if len(videos) != len(masks): raise ValueError(f"got {len(videos)} clips but {len(masks)} sets of masks; give one per clip")
+    return [overlay_masks(v, m, alpha) for v, m in zip(videos, masks)]
 
 # %% ../nbs/02_viz.ipynb #bf471330
 def show_video(x, fps: float = 8, size: int = 256, ncols: Optional[int] = None, fmt: str = 'mp4') -> HTML:
