@@ -165,7 +165,7 @@ def sample_long(model: OLVDM, frames: int = 128, n: int = 1, n_known: Optional[i
     kw = dict(s=s, guidance=guidance, steps=steps, sampler=sampler, eta=eta, generator=gen, use_ema=use_ema, naive=naive)
     z = (hierarchical_latents if hierarchical else extend_latents)(model, n, total, n_known, progress, **kw)   # n c total h w
     out = [decode_long(model.vae, z, decode_chunk)[:, :, :frames]]                        # n 3 frames H W
-    if return_masks: out.append(rearrange(long_slots(model.slots, z)['masks'], 'b f k h w -> b k f h w'))
+    if return_masks: out.append(rearrange(long_slots(model.slots, z)['masks'], 'b f k h w -> b k f h w').repeat_interleave(model.vae.cfg.f_t, dim=2))
     if return_latents: out.append(z)
     return out[0] if len(out) == 1 else tuple(out)
 

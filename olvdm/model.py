@@ -235,7 +235,7 @@ def sample_olvdm(model: OLVDM, n: int = 4, frames: Optional[int] = None, steps: 
     out = [decode_clips(model, z)]                                                  # b 3 f H W
     if return_masks:
         masks = model.slots(z, deterministic=True, propagate=cfg.slot_propagate)['masks']        # b f k h w
-        out.append(rearrange(masks, 'b f k h w -> b k f h w'))
+        out.append(rearrange(masks, 'b f k h w -> b k f h w').repeat_interleave(model.vae.cfg.f_t, dim=2))   # b k f h w: a latent frame's masks on each of its f_t frames
     if return_latents: out.append(z)
     return out[0] if len(out) == 1 else tuple(out)
 

@@ -23,6 +23,7 @@ def main():
     files = [root] if root.is_file() else sorted(f for f in root.glob('*.ipynb') if not f.name.startswith('_'))
     skip, force = cfg.tst_flags.split(), a.flags.split()
     # One torch thread per worker so parallel notebooks do not fight over the cores.
+    os.environ['OLVDM_FLAGS'] = a.flags                 # notebooks' opt-in long cells (FULL_RUN) run when their flag is forced
     os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // max(1, a.n_workers))))
     start = time.time()
     with_cwd = cfg.nbs_path
