@@ -248,7 +248,11 @@ class ProgressCB(Callback):
             self.mbar.write([_fmt(row.get(k, '')) for k in self.header], table=True)
         self.n_written = max(self.n_written, upto)
     def _graph(self):
-        self.mbar.update_graph([list(zip(*pts)) for pts in (self.train, self.valid) if pts])
+        self.mbar.update_graph([list(zip(*pts)) for pts in (self.train, self.valid) if pts], figsize=(5, 3))
+        ax, out = getattr(self.mbar, 'graph_ax', None), getattr(self.mbar, 'graph_out', None)   # notebook only; redrawn each time
+        if ax is not None and out is not None:
+            ax.set_xlabel('optimizer step'); ax.set_ylabel('loss'); ax.set_title('train loss per batch, valid loss per epoch')
+            out.update(ax.figure)
 
 # %% ../nbs/04_learner.ipynb #ea65b2bf
 class GradClipCB(Callback):
