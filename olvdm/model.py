@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 from .config import bounded, build_config
 from .consistency import ConsistencyConfig
 from .core import DataLoaders, atomic_save, check_shape, default, exists, read_checkpoint, set_seed
-from .diffusion import NoiseSchedule, diffusion_loss, noisify, sample as diffusion_sample
+from .diffusion import NoiseSchedule, diffusion_loss, min_snr_weight, noisify, sample as diffusion_sample
 from .learner import (Callback, CancelFitException, CheckpointCB, DeviceCB, GradClipCB, Learner, MetricsCB,
                            ProgressCB, ema_copy)
 from .slots import LatentClips, LatentSlotModel, SlotConfig, latent_dataset
@@ -41,6 +41,7 @@ class OLVDMConfig:
     T: int = bounded(1000, 1)         # diffusion steps
     parameterization: str = 'eps'     # what the UNet predicts: 'eps', 'v' or 'x0'
     loss_type: str = 'l1'             # 'l1' (LVDM's) or 'l2'
+    min_snr: float = bounded(0., 0)   # min-SNR-γ loss weighting with γ = min_snr (0: off, every timestep weighs the same)
     lam: float = bounded(0., 0)       # λ, weight of the slot consistency loss; 0 = the LVDM baseline
     consistency: ConsistencyConfig = field(default_factory=ConsistencyConfig)  # variant, tau, distance weighting
     t_max: int = bounded(400, 0)      # timestep gate: the consistency term only for samples with t < t_max
@@ -156,7 +157,8 @@ def olvdm_loss(model: OLVDM, batch, t=None, noise=None, generator=None, mask=Non
     cfg, z0 = model.cfg, batch_latents(model, batch)
     if cfg.task == 'generate':
         if exists(mask) or exists(s): raise ValueError(f"mask and s are for a model trained with known frames (task='predict'), but task={cfg.task!r}")
-        d = diffusion_loss(model.unet, z0, model.schedule, cfg.parameterization, cfg.loss_type, t=t, noise=noise, generator=generator)
+        d = diffusion_loss(model.unet, z0, model.schedule, cfg.parameterization, cfg.loss_type, t=t, noise=noise, generator=generator,
+                           min_snr=cfg.min_snr)
         main, x0, logs = d.loss, d.x0_hat, {}
     else:
         d, main, x0, mask = known_frames_loss(model, z0, t, noise, generator, mask, s)
@@ -210,6 +212,7 @@ def known_frames_loss(model: OLVDM, z0, t=None, noise=None, generator=None, mask
     m = rearrange(mask.to(z0.dtype), 'b f -> b 1 f 1 1')
     err = (d.pred.float() - d.target.float()).abs()
     err = err if cfg.loss_type == 'l1' else err.pow(2)
+    if cfg.min_snr > 0: err = err * min_snr_weight(d.t, model.schedule, cfg.parameterization, cfg.min_snr).view(-1, 1, 1, 1, 1)
     w = (1 - m).expand_as(err)                                                       # b c f h w: the frames to generate
     return d, (err * w).sum() / w.sum().clamp_min(1), m * z0 + (1 - m) * d.x0_hat, mask.bool()
 
