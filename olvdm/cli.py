@@ -75,7 +75,7 @@ DEFAULTS = dict(
     vae=dict(model=dict(preset='tiny'), train=dict(steps=3000, bs=8, lr=2e-3, save_every=250, amp=True), data=dict(n_frames=4)),
     slots=dict(model=dict(preset='tiny'), train=dict(steps=3000, bs=16, lr=1e-3, warmup=300, grad_clip=0.,
                                                      save_every=250)),
-    ldm=dict(model=dict(preset='tiny'), train=dict(steps=3000, bs=8, lr=5e-4, warmup=100, save_every=250)),  # EMA: model.ema_decay
+    ldm=dict(model=dict(preset='tiny'), train=dict(steps=6000, bs=8, lr=1e-3, warmup=100, save_every=250)),  # EMA: model.ema_decay
 )
 
 # %% ../nbs/12_cli.ipynb #350106e6
