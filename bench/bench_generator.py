@@ -15,7 +15,7 @@ One line per evaluation goes to `--results` (JSON lines); `--grid` writes a PNG 
     # score a checkpoint only
     python bench/bench_generator.py --score data/checkpoints/lvdm_tiny.pt --tag shipped
 """
-import argparse, json, os, resource, subprocess, sys, time
+import argparse, json, resource, subprocess, sys, time
 from pathlib import Path
 
 import torch
@@ -109,8 +109,11 @@ def main():
         print(json.dumps(row), flush=True)
         with open(a.results, 'a') as f: f.write(json.dumps(row) + '\n')
         if a.grid: save_grid(video, real_all[0], a.grid, f"{a.tag or ckpt}: step {row['steps']}, FD/floor {m['fd_ratio']:.2f}, flicker/real {m['flicker_rel']:.2f}")
+        return row
 
-    if a.score: return record(a.score, {})
+    if a.score:
+        record(a.score, {})
+        return
     if not (a.data and a.out): p.error('give DATA and --out (or --score CKPT)')
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     book = out / 'compute.json'
@@ -119,8 +122,8 @@ def main():
         secs = train_chunk(a, min(a.chunk, a.minutes - done))
         done += secs / 60
         book.write_text(json.dumps(dict(cpu_minutes=done, threads=a.threads)))
-        record(out / 'olvdm.pt', dict(cpu_minutes=round(done, 2), run=str(out), set=a.set))
-        if load_olvdm(out / 'olvdm.pt').meta.get('steps', 0) >= a.steps: break
+        row = record(out / 'olvdm.pt', dict(cpu_minutes=round(done, 2), run=str(out), set=a.set))
+        if (row['steps'] or 0) >= a.steps: break
 
 
 if __name__ == '__main__': main()
