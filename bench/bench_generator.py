@@ -12,6 +12,8 @@ One line per evaluation goes to `--results` (JSON lines); `--grid` writes a PNG 
     python bench/bench_generator.py runs/latents2048 --out runs/gen --minutes 60 --chunk 10 --steps 6000
     # the same command again resumes where it stopped
     python bench/bench_generator.py runs/latents2048 --out runs/gen_v --minutes 8 --chunk 8 --steps 900 --set model.parameterization=v
+    # the generator's data: `olvdm encode sprites:2048 --set data.sprites=flat ...`, judged on held-out flat clips
+    python bench/bench_generator.py runs/flat2048 --out runs/gen_flat --preset flat --minutes 60 --chunk 10 --steps 6000
     # score a checkpoint only
     python bench/bench_generator.py --score data/checkpoints/lvdm_tiny.pt --tag shipped
 """
@@ -28,10 +30,10 @@ from olvdm.model import load_olvdm
 VAE, SLOTS = 'data/checkpoints/vae_tiny.pt', 'data/checkpoints/slots_tiny.pt'
 
 
-def real_sets(n):
-    "Two disjoint held-out sets of `n` clips: the reference (with masks) and the one that gives the FD floor."
-    ref = heldout_sprites(n)
-    other = SpritesDataset(n, n_frames=16, size=64, seed=EVAL_SEED + 100_000, preset='varied')
+def real_sets(n, preset='varied'):
+    "Two disjoint held-out sets of `n` clips of `preset`: the reference (with masks) and the one that gives the FD floor."
+    ref = heldout_sprites(n, preset=preset)
+    other = SpritesDataset(n, n_frames=16, size=64, seed=EVAL_SEED + 100_000, preset=preset)
     stack = lambda ds, k: torch.stack([ds[i][k] for i in range(n)])
     return stack(ref, 'video'), stack(ref, 'mask'), stack(other, 'video')
 
@@ -93,17 +95,18 @@ def main():
     p.add_argument('--vae', default=VAE); p.add_argument('--slots', default=SLOTS)
     p.add_argument('--n', type=int, default=64, help='clips sampled per score'); p.add_argument('--sample_steps', type=int, default=20)
     p.add_argument('--sample_seed', type=int, default=1000)
+    p.add_argument('--preset', default='varied', help='sprite preset of the held-out clips (that of the training data)')
     p.add_argument('--score', help='only score this checkpoint'); p.add_argument('--tag', default='')
     p.add_argument('--results', default='bench/results/generator.jsonl'); p.add_argument('--grid', help='PNG of samples vs real (last score)')
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    real = real_sets(a.n)
+    real = real_sets(a.n, a.preset)
     real_all, floor_set = (real[0], real[1]), real[2]
 
     def record(ckpt, extra):
         model = load_olvdm(ckpt)
         m, video = score(model, real_all, floor_set, a.n, a.sample_steps, a.sample_seed)
-        row = dict(tag=a.tag, checkpoint=str(ckpt), steps=model.meta.get('steps'), **extra, **m,
+        row = dict(tag=a.tag, checkpoint=str(ckpt), steps=model.meta.get('steps'), preset=a.preset, **extra, **m,
                    config={k: v for k, v in vars(model.cfg).items() if k in ('parameterization', 'loss_type', 'min_snr', 'schedule', 'lam', 'ema_decay')},
                    n_samples=a.n, sample_steps=a.sample_steps, date=time.strftime('%Y-%m-%dT%H:%M:%S'))
         print(json.dumps(row), flush=True)

@@ -30,7 +30,7 @@ from .data import SpritesDataset, VideoDataset
 from .demo import add_demo_args, cmd_demo
 from .distributed import DistInfo, close_distributed, dist_loader, init_distributed
 from .long import add_long_args, long_kwargs, sample_long
-from .model import OLVDM, OLVDMConfig, UNetEMACB, load_olvdm, olvdm_loss, save_olvdm
+from .model import OLVDM, OLVDMConfig, UNetEMACB, fit_latent_stats, load_olvdm, olvdm_loss, save_olvdm
 from .runs import RunStopped, check_out, config_yaml, hold_out, say, train_run, trained
 from .slots import LatentClips, LatentSlotModel, SlotConfig, SlotLoss, latent_dataset, load_slots, save_slots
 from .vae import VAEConfig, VideoVAE, compute_scale_factor, load_vae, psnr, save_vae, vae_loss
@@ -67,6 +67,7 @@ class DataConfig:
     stride: int = bounded(1, 1)         # take every stride-th frame
     random_start: bool = True           # training clips start at a random frame of longer videos
     skip_bad: bool = field(default=False, metadata=dict(free_on_resume=True))   # skip unreadable videos with a warning instead of stopping
+    sprites: str = 'varied'             # sprites:N only: the sprite preset (olvdm.scenes.SPRITE_PRESETS)
 
 # %% ../nbs/12_cli.ipynb #be0b6ae6
 def _model_classes() -> dict: return dict(vae=VAEConfig, slots=SlotConfig, ldm=OLVDMConfig)
@@ -75,7 +76,8 @@ DEFAULTS = dict(
     vae=dict(model=dict(preset='tiny'), train=dict(steps=3000, bs=8, lr=2e-3, save_every=250, amp=True), data=dict(n_frames=4)),
     slots=dict(model=dict(preset='tiny'), train=dict(steps=3000, bs=16, lr=1e-3, warmup=300, grad_clip=0.,
                                                      save_every=250)),
-    ldm=dict(model=dict(preset='tiny'), train=dict(steps=6000, bs=8, lr=1e-3, warmup=100, save_every=250)),  # EMA: model.ema_decay
+    ldm=dict(model=dict(preset='tiny'), train=dict(steps=6000, bs=8, lr=1e-3, warmup=100, save_every=250),  # EMA: model.ema_decay
+             data=dict(sprites='flat')),   # sprites:N for the generator: solid sprites on clean backgrounds (11_train)
 )
 
 # %% ../nbs/12_cli.ipynb #350106e6
@@ -100,7 +102,7 @@ def open_videos(data: str, dc: DataConfig, train: bool = True, seed: int = 0) ->
     if str(data).startswith('sprites:'):
         try: n, s0 = (list(map(int, str(data).split(':')[1:])) + [1000])[:2]
         except ValueError: raise ConfigError(f"{data!r}: write sprites:N or sprites:N:SEED, e.g. sprites:256") from None
-        return SpritesDataset(n, n_frames=dc.n_frames, size=dc.size, seed=s0 + seed)
+        return SpritesDataset(n, n_frames=dc.n_frames, size=dc.size, seed=s0 + seed, preset=dc.sprites)
     return VideoDataset(data, n_frames=dc.n_frames, stride=dc.stride, size=dc.size, random_start=dc.random_start and train,
                         skip_bad=dc.skip_bad)
 
@@ -225,6 +227,7 @@ def cmd_train_ldm(a):
         say(info, f"model.latent_size={h} and model.latent_frames={f} set from the latents")
         run['model'] = replace(run['model'], latent_size=h, latent_frames=f)
     model = OLVDM(vae, slots, run['model'])
+    fit_latent_stats(model, (lat[i:i + 64] for i in range(0, min(len(lat), 1024), 64)))   # a resumed run reloads its own
     with hold_out(a.out, info) as rf:
         say(info, f"train-ldm (λ={run['model'].lam}): {lat}; {info.world} process(es) on {info.device}; output {a.out}")
         learn = train_run(model, lat, olvdm_loss, run, rf, info, cbs=[UNetEMACB()], extra_config=model.config_dict(),

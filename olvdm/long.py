@@ -42,7 +42,7 @@ class _Replace:
 @torch.no_grad()
 def sample_window(model: OLVDM, n: int, known=None, mask=None, s: int = 100, guidance: float = 1., steps: Optional[int] = None,
                   sampler: str = 'dpmpp_2m', eta: float = 0., generator=None, use_ema: bool = True, naive: bool = False):
-    "One window of latents `n c W h w`; frames where `mask` (`W`, bool) is true are `known` (`n c W h w`), the rest generated."
+    "One window of the UNet's latents (`model.normalize`d) `n c W h w`; frames where `mask` (`W`, bool) is true are `known` (`n c W h w`), the rest generated."
     cfg, net, c = model.cfg, model.ema if use_ema else model.unet, model.vae.cfg.z_channels
     shape, dev = (n, c, cfg.latent_frames, cfg.latent_size, cfg.latent_size), next(model.parameters()).device
     kw = dict(sampler=sampler, steps=steps, eta=eta, generator=generator, parameterization=cfg.parameterization, progress=False, device=dev)
@@ -164,6 +164,7 @@ def sample_long(model: OLVDM, frames: int = 128, n: int = 1, n_known: Optional[i
     gen = torch.Generator().manual_seed(seed) if exists(seed) else None
     kw = dict(s=s, guidance=guidance, steps=steps, sampler=sampler, eta=eta, generator=gen, use_ema=use_ema, naive=naive)
     z = (hierarchical_latents if hierarchical else extend_latents)(model, n, total, n_known, progress, **kw)   # n c total h w
+    z = model.denormalize(z)                                                            # the UNet's latents -> the VAE's
     out = [decode_long(model.vae, z, decode_chunk)[:, :, :frames]]                        # n 3 frames H W
     if return_masks: out.append(rearrange(long_slots(model.slots, z)['masks'], 'b f k h w -> b k f h w').repeat_interleave(model.vae.cfg.f_t, dim=2))
     if return_latents: out.append(z)

@@ -105,6 +105,8 @@ SPRITE_PRESETS = {
                    spin=0.15, grow=0.25, texture=0.5, sat=(0.3, 1.), val=(0.45, 1.)),
     'novel': dict(n_objects=(1, 5), shapes=('star', 'heart'), backgrounds=('stripes',),
                   spin=0.15, grow=0.25, texture=0.5, sat=(0.3, 1.), val=(0.45, 1.)),
+    'flat': dict(n_objects=(1, 4), shapes=TRAIN_SHAPES, backgrounds=('black', 'uniform', 'grey', 'gradient'),
+                 spin=0.15, grow=0.25, texture=0., sat=(0.3, 1.), val=(0.45, 1.)),
 }
 
 def sprite_preset(name: str, **overrides) -> dict:
