@@ -14,8 +14,8 @@ One line per evaluation goes to `--results` (JSON lines); `--grid` writes a PNG 
     python bench/bench_generator.py runs/latents2048 --out runs/gen_v --minutes 8 --chunk 8 --steps 900 --set model.parameterization=v
     # the generator's data: `olvdm encode sprites:2048 --set data.sprites=flat ...`, judged on held-out flat clips
     python bench/bench_generator.py runs/flat2048 --out runs/gen_flat --preset flat --minutes 60 --chunk 10 --steps 6000
-    # score a checkpoint only
-    python bench/bench_generator.py --score data/checkpoints/lvdm_tiny.pt --tag shipped
+    # score a checkpoint only (here with 100 ancestral DDPM steps instead of DPM-Solver++ 20)
+    python bench/bench_generator.py --score runs/flat60/olvdm.pt --preset flat --sampler ddpm --sample_steps 100 --tag "flat60 ddpm-100"
 """
 import argparse, json, resource, subprocess, sys, time
 from pathlib import Path
@@ -38,18 +38,18 @@ def real_sets(n, preset='varied'):
     return stack(ref, 'video'), stack(ref, 'mask'), stack(other, 'video')
 
 
-def sample_clips(model, n, steps, seed, bs=16):
+def sample_clips(model, n, steps, seed, bs=16, sampler='dpmpp_2m'):
     "`n` clips from seeds seed, seed+1, ... (one per batch of `bs`): the same starting noise for every model of the same shape."
     t, out = time.time(), []
     for i in range(0, n, bs):
-        out.append(model.sample(min(bs, n - i), steps=steps, sampler='dpmpp_2m', seed=seed + i // bs, progress=False))
+        out.append(model.sample(min(bs, n - i), steps=steps, sampler=sampler, seed=seed + i // bs, progress=False))
     return torch.cat(out), (time.time() - t) / n
 
 
-def score(model, real, floor_set, n, steps, seed):
+def score(model, real, floor_set, n, steps, seed, sampler='dpmpp_2m'):
     "Metrics of `n` samples of `model` against the held-out real clips; the FD floor; the samples."
     torch.manual_seed(0)
-    video, sec = sample_clips(model, n, steps, seed)
+    video, sec = sample_clips(model, n, steps, seed, sampler=sampler)
     vae, slots = model.vae, model.slots
     st_real, st_other = clip_stats(real[0], vae, slots, real[1]), clip_stats(floor_set, vae, slots)
     m = compare_stats(clip_stats(video, vae, slots), st_real)
@@ -94,6 +94,7 @@ def main():
     p.add_argument('--threads', type=int, default=2); p.add_argument('--seed', type=int, default=0)
     p.add_argument('--vae', default=VAE); p.add_argument('--slots', default=SLOTS)
     p.add_argument('--n', type=int, default=64, help='clips sampled per score'); p.add_argument('--sample_steps', type=int, default=20)
+    p.add_argument('--sampler', default='dpmpp_2m', help="dpmpp_2m (the protocol's), ddim or ddpm (ancestral)")
     p.add_argument('--sample_seed', type=int, default=1000)
     p.add_argument('--preset', default='varied', help='sprite preset of the held-out clips (that of the training data)')
     p.add_argument('--score', help='only score this checkpoint'); p.add_argument('--tag', default='')
@@ -105,10 +106,10 @@ def main():
 
     def record(ckpt, extra):
         model = load_olvdm(ckpt)
-        m, video = score(model, real_all, floor_set, a.n, a.sample_steps, a.sample_seed)
+        m, video = score(model, real_all, floor_set, a.n, a.sample_steps, a.sample_seed, a.sampler)
         row = dict(tag=a.tag, checkpoint=str(ckpt), steps=model.meta.get('steps'), preset=a.preset, **extra, **m,
                    config={k: v for k, v in vars(model.cfg).items() if k in ('parameterization', 'loss_type', 'min_snr', 'schedule', 'lam', 'ema_decay')},
-                   n_samples=a.n, sample_steps=a.sample_steps, date=time.strftime('%Y-%m-%dT%H:%M:%S'))
+                   n_samples=a.n, sampler=a.sampler, sample_steps=a.sample_steps, date=time.strftime('%Y-%m-%dT%H:%M:%S'))
         print(json.dumps(row), flush=True)
         with open(a.results, 'a') as f: f.write(json.dumps(row) + '\n')
         if a.grid: save_grid(video, real_all[0], a.grid, f"{a.tag or ckpt}: step {row['steps']}, FD/floor {m['fd_ratio']:.2f}, flicker/real {m['flicker_rel']:.2f}")
